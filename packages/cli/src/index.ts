@@ -1,1 +1,3 @@
-export {};
+export { CliError, UsageError } from "./errors.ts";
+export { type CliIO, main } from "./main.ts";
+export { VERSION } from "./version.ts";

@@ -1,0 +1,56 @@
+/**
+ * The benchmark harness: each benchmark measures vkc and its baseline side by side in one run
+ * (machines here are shared and noisy, so ratios are what we keep) and returns result rows.
+ */
+export interface BenchRow {
+  /** What is measured, e.g. "interpreter: primes". */
+  name: string;
+  /** vkc's figure and its unit, e.g. 41.2, "MIPS". */
+  value: number;
+  unit: string;
+  /** The baseline's figure in the same unit, and what it is. */
+  baseline?: { name: string; value: number };
+  /** value / baseline (or baseline / value for times: higher is always better), and the target. */
+  ratio?: number;
+  target?: { min: number; description: string };
+  note?: string;
+}
+
+export interface Benchmark {
+  name: string;
+  run(): Promise<BenchRow[]>;
+}
+
+/** Median of `runs` timings of `fn`, in milliseconds, after one warm-up. */
+export async function timeMedian(fn: () => Promise<unknown> | unknown, runs = 3): Promise<number> {
+  await fn();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+export function formatTable(rows: readonly BenchRow[]): string {
+  const header = ["benchmark", "vkc", "baseline", "ratio", "target", ""];
+  const body = rows.map((r) => [
+    r.name,
+    `${fmt(r.value)} ${r.unit}`,
+    r.baseline ? `${fmt(r.baseline.value)} ${r.unit} (${r.baseline.name})` : "",
+    r.ratio === undefined ? "" : `${r.ratio.toFixed(3)}x`,
+    r.target ? `>= ${r.target.min}x` : "",
+    r.target && r.ratio !== undefined ? (r.ratio >= r.target.min ? "met" : "NOT MET") : (r.note ?? ""),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
+}
+
+function fmt(n: number): string {
+  if (Math.abs(n) >= 100) return n.toFixed(0);
+  if (Math.abs(n) >= 1) return n.toFixed(2);
+  return n.toPrecision(3);
+}

@@ -1,0 +1,79 @@
+import { Command, CommanderError, Option } from "commander";
+import { CliError, UsageError } from "./errors.ts";
+import { VERSION } from "./version.ts";
+
+/** Where a command writes: results to `out` (stdout), messages and progress to `err` (stderr). */
+export interface CliIO {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const defaultIO: CliIO = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+/**
+ * Runs `vkc` with `argv` (without node and script) and resolves the process exit status:
+ * the guest's for run/boot/restore, 1 for vkc's own failure, 2 for usage errors.
+ */
+export async function main(argv: readonly string[], io: CliIO = defaultIO): Promise<number> {
+  const debug = argv.includes("--debug");
+  let status = 0;
+  const program = buildProgram(io, (code) => {
+    status = code;
+  });
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return status;
+  } catch (error) {
+    return reportError(error, io, debug);
+  }
+}
+
+function buildProgram(io: CliIO, setStatus: (code: number) => void): Command {
+  const program = new Command("vkc")
+    .description("Run, checkpoint, restore and inspect RISC-V programs and virtual kernels.")
+    .version(VERSION, "-V, --version", "print the vkc version")
+    .addOption(new Option("--debug", "print stack traces for errors"))
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.out(text),
+      // Commander's own error text is reported by reportError as one line.
+      writeErr: (text) => {
+        if (!text.startsWith("error:")) io.err(text);
+      },
+    })
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ vkc demo                          the tour: checkpoint, kill, restore, compare
+  $ vkc run hello.elf world           run a RISC-V program
+  $ vkc --version`,
+    );
+
+  program
+    .command("demo")
+    .description("run the guided tour of what vkc does")
+    .action(async () => {
+      const { demo } = await import("./commands/demo.ts");
+      setStatus(await demo({ io }));
+    });
+
+  return program;
+}
+
+function reportError(error: unknown, io: CliIO, debug: boolean): number {
+  if (error instanceof CommanderError) {
+    if (error.exitCode === 0) return 0; // --help, --version
+    const message = error.message.replace(/^error:\s*/, "").split("\n")[0] ?? "invalid command line";
+    return reportError(new UsageError(`${message} (see 'vkc --help')`), io, debug);
+  }
+  const exitCode = CliError.isInstance(error) ? error.exitCode : 1;
+  const message = error instanceof Error ? error.message : String(error);
+  io.err(`vkc: ${message.split("\n")[0]}\n`);
+  if (debug && error instanceof Error && error.stack) io.err(`${error.stack}\n`);
+  return exitCode;
+}
