@@ -5,9 +5,13 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { interpreterBenchmark } from "./bench-interp.ts";
+import { storeBenchmark } from "./bench-store.ts";
 import { type Benchmark, type BenchRow, formatTable } from "./harness.ts";
 
-const benchmarks: Benchmark[] = [];
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+const benchmarks: Benchmark[] = [interpreterBenchmark, storeBenchmark];
 
 const filter = process.argv[2];
 const rows: BenchRow[] = [];

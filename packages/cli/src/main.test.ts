@@ -1,20 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { type CliIO, main } from "./main.ts";
-
-function capture(): CliIO & { stdout: () => string; stderr: () => string } {
-  let out = "";
-  let err = "";
-  return {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-    stdout: () => out,
-    stderr: () => err,
-  };
-}
+import { main } from "./main.ts";
+import { captureIO as capture } from "./test-io.ts";
 
 describe("vkc main", () => {
   test("--help lists commands and exits 0", async () => {

@@ -1,5 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
+import { registerImageCommands } from "./commands/register-images.ts";
 import { CliError, UsageError } from "./errors.ts";
+import { intOption } from "./options.ts";
 import { VERSION } from "./version.ts";
 
 /** Where a command writes: results to `out` (stdout), messages and progress to `err` (stderr). */
@@ -37,6 +39,7 @@ function buildProgram(io: CliIO, setStatus: (code: number) => void): Command {
     .version(VERSION, "-V, --version", "print the vkc version")
     .addOption(new Option("--debug", "print stack traces for errors"))
     .showSuggestionAfterError(true)
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.out(text),
@@ -61,6 +64,33 @@ Examples:
       const { demo } = await import("./commands/demo.ts");
       setStatus(await demo({ io }));
     });
+
+  program
+    .command("run")
+    .description("run a static RV32IMA ELF program on a fresh host kernel")
+    .argument("<elf>", "the program (a static ELF32 RISC-V executable)")
+    .argument("[args...]", "arguments for the program (options after <elf> go to the program)")
+    .passThroughOptions()
+    .option("--cpus <n>", "simulated CPUs", intOption("--cpus", 1, 64), 1)
+    .option("--seed <n>", "scheduler seed", intOption("--seed", 0, 0xffffffff), 1)
+    .option("--console <file>", "write the guest console to FILE instead of stdout")
+    .option("--input <script>", "tty input at virtual times (lines: <time> <JSON string>)")
+    .option("--max-instructions <n>", "stop after N instructions", intOption("--max-instructions", 1, Number.MAX_SAFE_INTEGER))
+    .option("--json", "print vkc's events and results as JSON lines on stdout")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ vkc run packages/host-kernel/guest/bin/hello.elf world
+  $ vkc run --cpus 4 --seed 7 packages/host-kernel/guest/bin/threads.elf 4 1000
+  $ vkc run --json --console out.txt packages/host-kernel/guest/bin/primes.elf`,
+    )
+    .action(async (elf: string, args: string[], opts: import("./commands/run.ts").RunOptions) => {
+      const { run } = await import("./commands/run.ts");
+      setStatus(await run(elf, args, opts, io));
+    });
+
+  registerImageCommands(program, { io, setStatus });
 
   return program;
 }

@@ -2,11 +2,14 @@ import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import type { BlobStore } from "@vkc/checkpoint";
 import { UsageError } from "../errors.ts";
+import { openEmbeddedS3Store, openS3Store } from "./store-s3.ts";
 
 /** Options every store factory receives from the command line and environment. */
 export interface StoreOptions {
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** `--s3-endpoint` for `s3://` stores: wins over `?endpoint=` and `AWS_ENDPOINT_URL(_S3)`. */
+  s3Endpoint?: string;
 }
 
 /** Opens the store a URL names. Registered per scheme (`file`, `s3`, `memory`, ...). */
@@ -26,7 +29,7 @@ registerStoreScheme("file", async (url, { cwd }) => {
 });
 
 registerStoreScheme("memory", async (url) => {
-  const name = typeof url === "string" ? url : url.pathname;
+  const name = String(url).replace(/^memory:/i, "");
   let store = memoryStores.get(name);
   if (!store) {
     const { createMemoryStore } = await import("@vkc/checkpoint");
@@ -36,19 +39,9 @@ registerStoreScheme("memory", async (url) => {
   return store;
 });
 
-registerStoreScheme("s3", async (url, { env }) => {
-  const parsed = typeof url === "string" ? new URL(url) : url;
-  const bucket = parsed.hostname;
-  if (!bucket) throw new UsageError(`store URL ${parsed.href} names no bucket (expected s3://BUCKET/PREFIX)`);
-  const prefix = decodeURIComponent(parsed.pathname.replace(/^\/+/, ""));
-  const { createS3Store } = await import("@vkc/backend-s3mock");
-  const endpoint = parsed.searchParams.get("endpoint") ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
-  return createS3Store({
-    bucket,
-    ...(prefix ? { prefix } : {}),
-    ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
-  });
-});
+registerStoreScheme("s3", (url, options) => openS3Store(String(url), options));
+
+registerStoreScheme("s3mock", (url, options) => openEmbeddedS3Store(String(url), options));
 
 /** The default store: `VKC_STORE`, else a file store in the user's data directory. */
 export function defaultStoreUrl(env: NodeJS.ProcessEnv = process.env): string {
@@ -59,8 +52,10 @@ export function defaultStoreUrl(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * Open the store that `url` names: `file:PATH` (relative to cwd), `s3://BUCKET/PREFIX`
- * (endpoint and credentials from `?endpoint=` or the standard AWS variables), `memory:NAME`.
- * A bare path is taken as `file:`.
+ * (endpoint from `--s3-endpoint`, `?endpoint=` or the standard AWS variables, credentials from
+ * the AWS variables), `s3mock:DIR` (vkc's S3 server started in this process on DIR, `s3mock:`
+ * in memory; stopped by the store's `close()`), `memory:NAME` (one per name, for this process).
+ * A bare path is taken as `file:`. Close the store when done (`await store.close?.()`).
  */
 export async function openStore(
   url: string = defaultStoreUrl(),
@@ -76,7 +71,7 @@ export async function openStore(
     const known = [...factories.keys()].map((s) => `${s}:`).join(", ");
     throw new UsageError(`unknown store scheme '${scheme}:' in ${url} (known: ${known})`);
   }
-  return factory(scheme === "s3" ? new URL(url) : url, options);
+  return factory(url, options);
 }
 
 function filePath(url: URL | string, cwd: string): string {

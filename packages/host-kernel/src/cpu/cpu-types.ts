@@ -106,9 +106,16 @@ export const enum Stop {
   Illegal = 3,
   /** A memory fault; `trapValue` is the faulting address, `fault` the kind. SIGSEGV or SIGBUS. */
   MemoryFault = 4,
-  /** A misaligned AMO/LR/SC; `trapValue` is the address. SIGBUS/BUS_ADRALN. */
+  /**
+   * A misaligned AMO/LR/SC; `trapValue` is the address. SIGBUS/BUS_ADRALN. Also a jump or taken
+   * branch to an address that is not 4-byte aligned (no C extension): `pc` is the jump, not
+   * retired, and `trapValue` the target.
+   */
   Misaligned = 5,
-  /** WFI or a hint the kernel asked to see (e.g. `pause`): treated as a yield. */
+  /**
+   * WFI or a hint the kernel asked to see (e.g. `pause`, see `Hart.yieldOnPause`): treated as a
+   * yield. Unlike the traps, the instruction has retired: `pc` is the next instruction.
+   */
   Yield = 6,
 }
 

@@ -1,0 +1,453 @@
+import { randomBytes } from "node:crypto";
+import { constants } from "node:fs";
+import {
+  type FileHandle,
+  link,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  realpath,
+  rename,
+  rmdir,
+  unlink,
+} from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import type { BlobStore, BlobStoreStreaming } from "@vkc/checkpoint";
+import { errnoOf, FileStoreIOError, toStoreError } from "./file-store-errors.ts";
+import { isInside, type KeyPath, keyPath, TEMP_DIR } from "./file-store-layout.ts";
+import { prefixStart, walkKeys } from "./file-store-list.ts";
+
+export interface FileStoreOptions {
+  /** The store's directory; made (with parents) on the first write. */
+  root: string;
+  /**
+   * fsync each value before it is published and each directory after it changes, so a
+   * committed value survives a power loss, not only a crash of the writer. Default `true`;
+   * turn off only for scratch stores and tests.
+   */
+  fsync?: boolean;
+}
+
+export interface FileStore extends BlobStore, BlobStoreStreaming {
+  /** The absolute root directory. */
+  readonly root: string;
+  /**
+   * Remove temporary files older than `olderThanMs` (by modification time), left behind by
+   * writers that were killed. Returns how many were removed. A live writer's temporary file
+   * is younger than any sensible threshold (minutes); `0` removes all of them, so use it only
+   * when no process is writing.
+   */
+  sweepTemp(olderThanMs: number): Promise<number>;
+}
+
+/** How often a write retries when a concurrent `delete` removed its directory under it. */
+const PUBLISH_ATTEMPTS = 16;
+const WRITE_CHUNK = 1024 * 1024;
+
+function checkRange(offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw new RangeError(`getRange offset must be a non-negative integer, got ${offset}`);
+  }
+  if (!Number.isSafeInteger(length) || length < 0) {
+    throw new RangeError(`getRange length must be a non-negative integer, got ${length}`);
+  }
+}
+
+async function readFully(fh: FileHandle, into: Uint8Array, position: number): Promise<number> {
+  let done = 0;
+  while (done < into.byteLength) {
+    const { bytesRead } = await fh.read(into, done, into.byteLength - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done;
+}
+
+async function writeFully(fh: FileHandle, data: Uint8Array): Promise<void> {
+  // Written in slices so one huge value does not become one huge write(2).
+  for (let at = 0; at < data.byteLength; at += WRITE_CHUNK) {
+    const slice = data.subarray(at, Math.min(at + WRITE_CHUNK, data.byteLength));
+    let done = 0;
+    while (done < slice.byteLength) {
+      const { bytesWritten } = await fh.write(slice, done, slice.byteLength - done);
+      done += bytesWritten;
+    }
+  }
+}
+
+function listName(prefix: string): string {
+  return prefix === "" ? "all keys" : `prefix ${prefix}`;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function unlinkQuietly(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch {
+    // Already gone, or not ours to remove: sweepTemp collects what is left.
+  }
+}
+
+/**
+ * A `BlobStore` on a local directory. Every write goes to a temporary file under the root,
+ * is fsynced, and is then published in one atomic step: `rename(2)` over the target for `put`
+ * and `putStream`, `link(2)` for `putIfAbsent` (which fails with EEXIST instead of replacing,
+ * so of any number of racing writers, in any number of processes, exactly one wins). Readers
+ * see a whole old value or a whole new one, never a partial file. See the README for the rules.
+ */
+export function createFileStore(options: FileStoreOptions): FileStore {
+  const root = resolve(options.root);
+  const fsync = options.fsync ?? true;
+  const name = `file:${root}`;
+  const tempDir = join(root, TEMP_DIR);
+  let realRoot: Promise<string> | undefined;
+
+  const fail = (operation: string, key: string, error: unknown) => toStoreError(name, operation, key, error);
+
+  /** The resolved root, making it on first use when `create`; `undefined` when it does not exist. */
+  async function resolvedRoot(create: boolean): Promise<string | undefined> {
+    if (realRoot !== undefined) return realRoot;
+    if (create) {
+      await mkdir(tempDir, { recursive: true });
+    } else {
+      try {
+        await lstat(root);
+      } catch (error) {
+        if (errnoOf(error) === "ENOENT") return undefined;
+        throw error;
+      }
+    }
+    const pending = realpath(root);
+    realRoot = pending;
+    pending.catch(() => {
+      if (realRoot === pending) realRoot = undefined;
+    });
+    return pending;
+  }
+
+  /**
+   * The resolved directory of `dir` when it exists and lies inside the root, `undefined` when
+   * it does not exist; throws when a symbolic link leads it out of the root.
+   */
+  async function checkedDir(operation: string, key: string, dir: string, create: boolean) {
+    const base = await resolvedRoot(create);
+    if (base === undefined) return undefined;
+    let real: string;
+    try {
+      real = await realpath(dir);
+    } catch (error) {
+      const errno = errnoOf(error);
+      if (errno === "ENOENT" || errno === "ENOTDIR") return undefined;
+      throw error;
+    }
+    if (!isInside(base, real)) {
+      throw new FileStoreIOError(
+        name,
+        operation,
+        key,
+        `${dir} leads outside the store root through a symbolic link`,
+        { path: dir },
+      );
+    }
+    return real;
+  }
+
+  /** Open the value file of `key` for reading, or `undefined` when the key does not exist. */
+  async function openValue(operation: string, key: string, at: KeyPath) {
+    if ((await checkedDir(operation, key, at.parent, false)) === undefined) return undefined;
+    let fh: FileHandle;
+    try {
+      // O_NOFOLLOW: the store never makes symbolic links, so one in place of a value is refused.
+      fh = await open(at.file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (error) {
+      const errno = errnoOf(error);
+      if (errno === "ENOENT" || errno === "ENOTDIR") return undefined;
+      throw error;
+    }
+    try {
+      const stat = await fh.stat();
+      if (!stat.isFile())
+        throw new FileStoreIOError(name, operation, key, `${at.file} is not a regular file`);
+      return { fh, size: stat.size };
+    } catch (error) {
+      await fh.close();
+      throw error;
+    }
+  }
+
+  /** Make the key's directories; returns the directories whose entries changed. */
+  async function makeDirs(at: KeyPath): Promise<string[]> {
+    const changed: string[] = [];
+    let dir = root;
+    for (const segment of at.dirs) {
+      const next = join(dir, segment);
+      try {
+        await mkdir(next);
+        changed.push(dir);
+      } catch (error) {
+        if (errnoOf(error) !== "EEXIST") throw error;
+      }
+      dir = next;
+    }
+    return changed;
+  }
+
+  async function createTemp(): Promise<{ path: string; fh: FileHandle }> {
+    const path = join(tempDir, `${process.pid}-${randomBytes(8).toString("hex")}.tmp`);
+    try {
+      return { path, fh: await open(path, "wx") };
+    } catch (error) {
+      if (errnoOf(error) !== "ENOENT") throw error;
+      // Someone removed the temporary directory: make it again, once.
+      await mkdir(tempDir, { recursive: true });
+      return { path, fh: await open(path, "wx") };
+    }
+  }
+
+  /**
+   * Publish the complete, synced temporary file `temp` as `key`: rename over the target, or
+   * link to it when `exclusive` (false when the key exists). Retries when a concurrent delete
+   * removed a directory on the way.
+   */
+  async function publish(operation: string, key: string, at: KeyPath, temp: string, exclusive: boolean) {
+    for (let attempt = 1; ; attempt++) {
+      const parent = await checkedDir(operation, key, at.parent, true);
+      if (parent === undefined) {
+        if (attempt >= PUBLISH_ATTEMPTS) {
+          throw new FileStoreIOError(name, operation, key, `cannot make the directory ${at.parent}`);
+        }
+        const changed = await makeDirs(at);
+        if (fsync) for (const dir of changed) await fsyncDir(dir);
+        continue;
+      }
+      try {
+        if (exclusive) await link(temp, at.file);
+        else await rename(temp, at.file);
+      } catch (error) {
+        const errno = errnoOf(error);
+        if (exclusive && errno === "EEXIST") return false;
+        if (errno === "ENOENT" && attempt < PUBLISH_ATTEMPTS) continue;
+        throw error;
+      }
+      if (fsync) await fsyncDir(at.parent);
+      return true;
+    }
+  }
+
+  /** Write a value through a temporary file. Errors thrown by `fill`'s source pass unchanged. */
+  async function writeValue(
+    operation: string,
+    key: string,
+    exclusive: boolean,
+    fill: (write: (data: Uint8Array) => Promise<void>) => Promise<void>,
+  ): Promise<boolean> {
+    const at = keyPath(root, key);
+    let temp: { path: string; fh: FileHandle } | undefined;
+    let isOpen = false;
+    try {
+      try {
+        await resolvedRoot(true);
+        temp = await createTemp();
+        isOpen = true;
+      } catch (error) {
+        throw fail(operation, key, error);
+      }
+      const { fh } = temp;
+      await fill(async (data) => {
+        try {
+          await writeFully(fh, data);
+        } catch (error) {
+          throw fail(operation, key, error);
+        }
+      });
+      try {
+        if (fsync) await fh.sync();
+        isOpen = false;
+        await fh.close();
+        return await publish(operation, key, at, temp.path, exclusive);
+      } catch (error) {
+        throw fail(operation, key, error);
+      }
+    } finally {
+      if (temp !== undefined) {
+        if (isOpen) await temp.fh.close().catch(() => undefined);
+        // After rename the temporary name is gone; after link (or a failure) it must go.
+        await unlinkQuietly(temp.path);
+      }
+    }
+  }
+
+  async function head(key: string, operation = "head"): Promise<{ size: number } | undefined> {
+    const at = keyPath(root, key);
+    try {
+      if ((await checkedDir(operation, key, at.parent, false)) === undefined) return undefined;
+      let stat: Awaited<ReturnType<typeof lstat>>;
+      try {
+        stat = await lstat(at.file);
+      } catch (error) {
+        const errno = errnoOf(error);
+        if (errno === "ENOENT" || errno === "ENOTDIR") return undefined;
+        throw error;
+      }
+      if (stat.isSymbolicLink()) {
+        throw new FileStoreIOError(name, operation, key, `refusing a symbolic link on ${at.file}`);
+      }
+      if (!stat.isFile())
+        throw new FileStoreIOError(name, operation, key, `${at.file} is not a regular file`);
+      return { size: Number(stat.size) };
+    } catch (error) {
+      throw fail(operation, key, error);
+    }
+  }
+
+  async function removeEmptyDirs(at: KeyPath): Promise<void> {
+    // rmdir(2) removes only empty directories, so a concurrent writer's directory survives;
+    // a writer whose directory goes anyway retries (see publish).
+    let dir = at.parent;
+    for (let i = 0; i < at.dirs.length; i++) {
+      try {
+        await rmdir(dir);
+      } catch {
+        return;
+      }
+      dir = dirname(dir);
+    }
+  }
+
+  return {
+    specificationVersion: "v1",
+    name,
+    root,
+
+    async put(key, data) {
+      await writeValue("put", key, false, (write) => write(data));
+    },
+
+    async putIfAbsent(key, data) {
+      return writeValue("putIfAbsent", key, true, (write) => write(data));
+    },
+
+    async putStream(key, chunks) {
+      await writeValue("putStream", key, false, async (write) => {
+        for await (const chunk of chunks) await write(chunk);
+      });
+    },
+
+    async get(key) {
+      const at = keyPath(root, key);
+      try {
+        const found = await openValue("get", key, at);
+        if (found === undefined) return undefined;
+        try {
+          const out = new Uint8Array(found.size);
+          const read = await readFully(found.fh, out, 0);
+          return read === out.byteLength ? out : out.slice(0, read);
+        } finally {
+          await found.fh.close();
+        }
+      } catch (error) {
+        throw fail("get", key, error);
+      }
+    },
+
+    async getRange(key, offset, length) {
+      const at = keyPath(root, key);
+      checkRange(offset, length);
+      try {
+        const found = await openValue("getRange", key, at);
+        if (found === undefined) return undefined;
+        try {
+          const start = Math.min(offset, found.size);
+          const end = Math.min(offset + length, found.size);
+          const out = new Uint8Array(end - start);
+          const read = await readFully(found.fh, out, start);
+          return read === out.byteLength ? out : out.slice(0, read);
+        } finally {
+          await found.fh.close();
+        }
+      } catch (error) {
+        throw fail("getRange", key, error);
+      }
+    },
+
+    head: (key) => head(key),
+
+    async has(key) {
+      return (await head(key, "has")) !== undefined;
+    },
+    async *list(prefix) {
+      const start = prefixStart(prefix);
+      if (start === undefined) return;
+      const dir = join(root, ...start.dirs);
+      const keyPrefix = prefix.slice(0, prefix.length - start.partial.length);
+      try {
+        if ((await checkedDir("list", listName(prefix), dir, false)) === undefined) return;
+      } catch (error) {
+        throw fail("list", listName(prefix), error);
+      }
+      try {
+        yield* walkKeys(dir, keyPrefix, start.partial);
+      } catch (error) {
+        throw fail("list", listName(prefix), error);
+      }
+    },
+
+    async delete(key) {
+      const at = keyPath(root, key);
+      try {
+        if ((await checkedDir("delete", key, at.parent, false)) === undefined) return;
+        try {
+          await unlink(at.file);
+        } catch (error) {
+          const errno = errnoOf(error);
+          if (errno === "ENOENT" || errno === "ENOTDIR") return;
+          throw error;
+        }
+        if (fsync) await fsyncDir(at.parent);
+        await removeEmptyDirs(at);
+      } catch (error) {
+        throw fail("delete", key, error);
+      }
+    },
+
+    async sweepTemp(olderThanMs) {
+      if (!Number.isFinite(olderThanMs) || olderThanMs < 0) {
+        throw new RangeError(`sweepTemp needs a non-negative age in milliseconds, got ${olderThanMs}`);
+      }
+      let names: string[];
+      try {
+        names = await readdir(tempDir);
+      } catch (error) {
+        if (errnoOf(error) === "ENOENT") return 0;
+        throw fail("sweepTemp", TEMP_DIR, error);
+      }
+      const cutoff = Date.now() - olderThanMs;
+      let removed = 0;
+      for (const entry of names) {
+        const path = join(tempDir, entry);
+        try {
+          const stat = await lstat(path);
+          if (stat.mtimeMs > cutoff) continue;
+          await unlink(path);
+          removed++;
+        } catch (error) {
+          if (errnoOf(error) !== "ENOENT") throw fail("sweepTemp", `${TEMP_DIR}/${entry}`, error);
+        }
+      }
+      return removed;
+    },
+
+    async close() {
+      // No handle outlives a call: nothing to release.
+    },
+  };
+}

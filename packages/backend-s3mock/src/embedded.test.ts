@@ -1,0 +1,61 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { serveS3Mock, startEmbeddedS3 } from "./embedded.ts";
+import { S3ConfigError } from "./errors.ts";
+import { createS3Store } from "./store-s3.ts";
+
+describe("startEmbeddedS3", () => {
+  it("starts on a loopback port with fresh credentials and a default bucket", async () => {
+    const s3 = await startEmbeddedS3();
+    expect(s3.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(s3.bucket).toBe("vkc");
+    expect(s3.credentials.accessKeyId).toMatch(/^VKC[0-9A-F]{16}$/);
+    const store = s3.store({ prefix: "images" });
+    expect(store.name).toBe("s3://vkc/images");
+    await store.put("a/b", new Uint8Array([1, 2, 3]));
+    expect(await store.get("a/b")).toEqual(new Uint8Array([1, 2, 3]));
+    await s3.close();
+    await s3.close();
+  });
+
+  it("keeps data in a directory across restarts, with new credentials each time", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "vkc-embedded-"));
+    try {
+      const first = await startEmbeddedS3({ dir });
+      await first.store().put("kept", new Uint8Array([9]));
+      await first.close();
+      const second = await startEmbeddedS3({ dir });
+      expect(second.credentials.accessKeyId).not.toBe(first.credentials.accessKeyId);
+      expect(await second.store().get("kept")).toEqual(new Uint8Array([9]));
+      await second.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("serveS3Mock", () => {
+  it("serves with the given credentials and creates the default bucket", async () => {
+    const handle = await serveS3Mock({ accessKey: "AKIDCLI", secretKey: "cli-secret" });
+    expect(handle.generatedCredentials).toBe(false);
+    const store = createS3Store({
+      bucket: "vkc",
+      endpoint: handle.url,
+      credentials: { accessKeyId: "AKIDCLI", secretAccessKey: "cli-secret" },
+      env: {},
+    });
+    expect(await store.putIfAbsent("x", new Uint8Array([1]))).toBe(true);
+    await store.close();
+    await handle.close();
+  });
+
+  it("generates credentials when none are given, and refuses half a pair", async () => {
+    const handle = await serveS3Mock();
+    expect(handle.generatedCredentials).toBe(true);
+    expect(handle.credentials.secretAccessKey.length).toBeGreaterThan(20);
+    await handle.close();
+    await expect(serveS3Mock({ accessKey: "only" })).rejects.toBeInstanceOf(S3ConfigError);
+  });
+});

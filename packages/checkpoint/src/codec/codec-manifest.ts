@@ -1,0 +1,135 @@
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import {
+  IntegrityError,
+  InvalidImageError,
+  SignatureError,
+  UnsupportedFormatError,
+  UnsupportedVersionError,
+} from "../image-errors.ts";
+import { IMAGE_FORMAT, IMAGE_FORMAT_MAJOR, type Manifest } from "../model/model-manifest.ts";
+import type { ImageId } from "../model/model-values.ts";
+import { decodeChecked, encodeCanonical } from "./codec-canonical.ts";
+import { asMap, bytes, has, req, text, uint } from "./codec-fields.ts";
+import { type CodecLimits, resolveLimits } from "./codec-limits.ts";
+import { checkManifest } from "./codec-manifest-check.ts";
+import { manifestFromTree } from "./codec-manifest-decode.ts";
+import { manifestToTree } from "./codec-manifest-encode.ts";
+
+/**
+ * The stored manifest is an envelope map:
+ *   { digest: bstr(32), format: "vkc-image", version: {major, minor}, manifest: bstr, signature?: bstr(32) }
+ * where `manifest` holds the canonical CBOR of the manifest body, `digest` = SHA-256(manifest)
+ * and `signature` = HMAC-SHA256(key, manifest). The image id is hex(digest). Everything is
+ * hashed over the emitted body bytes: a reader never re-encodes anything to check them.
+ */
+export interface EncodedManifest {
+  readonly id: ImageId;
+  /** The envelope: what is stored under `manifests/<id>`. */
+  readonly bytes: Uint8Array;
+  /** The canonical body inside the envelope. */
+  readonly body: Uint8Array;
+}
+
+export interface EncodeManifestOptions {
+  /** HMAC-SHA256 key: when given, the envelope carries a signature. */
+  readonly signKey?: Uint8Array | string;
+  readonly limits?: Partial<CodecLimits>;
+}
+
+export interface DecodeManifestOptions {
+  /** When given, unsigned manifests and mismatching signatures are refused (`SignatureError`). */
+  readonly verifyKey?: Uint8Array | string;
+  /** When given, the digest must equal it (the id the manifest was looked up by). */
+  readonly expectedId?: ImageId;
+  readonly limits?: Partial<CodecLimits>;
+}
+
+export function sha256(data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(data).digest());
+}
+
+export function sign(key: Uint8Array | string, body: Uint8Array): Uint8Array {
+  return new Uint8Array(createHmac("sha256", key).update(body).digest());
+}
+
+/** Check and encode a manifest (its `integrity` field, if any, is ignored). */
+export function encodeManifest(manifest: Manifest, options: EncodeManifestOptions = {}): EncodedManifest {
+  const limits = resolveLimits(options.limits);
+  if (manifest.format !== IMAGE_FORMAT) {
+    throw new UnsupportedFormatError("manifest", manifest.format, IMAGE_FORMAT);
+  }
+  if (manifest.version.major !== IMAGE_FORMAT_MAJOR) {
+    throw new UnsupportedVersionError(
+      "manifest",
+      manifest.version.major,
+      manifest.version.minor,
+      IMAGE_FORMAT_MAJOR,
+    );
+  }
+  checkManifest(manifest, limits);
+  const body = encodeCanonical(manifestToTree(manifest), "manifest");
+  const digest = sha256(body);
+  const envelope = {
+    format: IMAGE_FORMAT,
+    version: { major: manifest.version.major, minor: manifest.version.minor },
+    manifest: body,
+    digest,
+    signature: options.signKey === undefined ? undefined : sign(options.signKey, body),
+  };
+  const bytesOut = encodeCanonical(envelope, "envelope");
+  return { id: Buffer.from(digest).toString("hex"), bytes: bytesOut, body };
+}
+
+/**
+ * Decode and check an untrusted manifest envelope: size, then CBOR subset and limits, then
+ * format and major version (before the body is looked at), digest, signature, body shape and
+ * cross-field rules. Every failure is a typed `CheckpointError`.
+ */
+export function decodeManifest(input: Uint8Array, options: DecodeManifestOptions = {}): Manifest {
+  const limits = resolveLimits(options.limits);
+  const what = options.expectedId === undefined ? "manifest" : `manifest ${options.expectedId.slice(0, 12)}`;
+  if (input.length > limits.maxManifestBytes) {
+    throw new InvalidImageError(what, `${input.length} bytes is over the limit ${limits.maxManifestBytes}`);
+  }
+  const envelope = asMap(decodeChecked(input, what, limits), "envelope");
+  const format = req(envelope, "format", "envelope", text);
+  if (format !== IMAGE_FORMAT) throw new UnsupportedFormatError(what, format, IMAGE_FORMAT);
+  const version = req(envelope, "version", "envelope", (v, p) => {
+    const m = asMap(v, p);
+    return { major: req(m, "major", p, uint), minor: req(m, "minor", p, uint) };
+  });
+  if (version.major !== IMAGE_FORMAT_MAJOR) {
+    throw new UnsupportedVersionError(what, version.major, version.minor, IMAGE_FORMAT_MAJOR);
+  }
+  const body = req(envelope, "manifest", "envelope", bytes);
+  const digest = req(envelope, "digest", "envelope", (v, p) => bytes(v, p, 32));
+  const actual = sha256(body);
+  if (!timingSafeEqual(actual, digest)) {
+    throw new IntegrityError(what, "digest does not match the manifest bytes");
+  }
+  const id = Buffer.from(actual).toString("hex");
+  if (options.expectedId !== undefined && id !== options.expectedId) {
+    throw new IntegrityError(what, `content hashes to ${id.slice(0, 12)}, not to the id it is stored under`);
+  }
+  let signature: string | undefined;
+  if (has(envelope, "signature")) {
+    signature = Buffer.from(req(envelope, "signature", "envelope", (v, p) => bytes(v, p, 32))).toString(
+      "hex",
+    );
+  }
+  if (options.verifyKey !== undefined) {
+    if (signature === undefined) throw new SignatureError(what, "unsigned, but a signature key was given");
+    if (!timingSafeEqual(sign(options.verifyKey, body), Buffer.from(signature, "hex"))) {
+      throw new SignatureError(what, "signature does not match the key");
+    }
+  }
+  const manifest = manifestFromTree(decodeChecked(body, `${what} body`, limits), limits);
+  if (manifest.version.major !== version.major || manifest.version.minor !== version.minor) {
+    throw new InvalidImageError(`${what}.version`, "body and envelope versions differ");
+  }
+  checkManifest(manifest, limits);
+  return {
+    ...manifest,
+    integrity: signature === undefined ? { digest: id } : { digest: id, signature },
+  };
+}

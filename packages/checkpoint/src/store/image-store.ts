@@ -1,0 +1,608 @@
+import { HEX64 } from "../codec/codec-fields.ts";
+import { type CodecLimits, resolveLimits } from "../codec/codec-limits.ts";
+import { decodeManifest, encodeManifest } from "../codec/codec-manifest.ts";
+import {
+  decodePackHeader,
+  PACK_PREFIX_BYTES,
+  type PackEntry,
+  type PackHeader,
+  packHeaderLength,
+} from "../codec/codec-pack.ts";
+import { AmbiguousRefError, IntegrityError, InvalidArgumentError, NotFoundError } from "../image-errors.ts";
+import {
+  IMAGE_FORMAT,
+  IMAGE_FORMAT_MAJOR,
+  IMAGE_FORMAT_MINOR,
+  type Manifest,
+  type ManifestDraft,
+  type PageWrite,
+} from "../model/model-manifest.ts";
+import { type BlobRef, type ImageId, PAGE_SIZE, type Sha256Hex } from "../model/model-values.ts";
+import type { PageMap, VmObjectImage } from "../model/model-vm.ts";
+import type { BlobStore } from "./blob-store.ts";
+import type {
+  CopyOptions,
+  CopyReport,
+  GcOptions,
+  GcReport,
+  ImageListing,
+  ImageStore,
+  ImageStoreOptions,
+  VerifyReport,
+  WriteImageOptions,
+  WriteResult,
+} from "./image-store-types.ts";
+import { copyImage } from "./store-copy.ts";
+import { collectGarbage } from "./store-gc.ts";
+import { isAllZero, sha256Hex } from "./store-hash.ts";
+import { sharedHashPool } from "./store-hash-pool.ts";
+import {
+  assertRefName,
+  blobKey,
+  MANIFESTS,
+  manifestKey,
+  packKey,
+  REFS,
+  refKey,
+  writeKey,
+} from "./store-keys.ts";
+import { MarkerHandle, newToken } from "./store-markers.ts";
+import { PackWriter } from "./store-pack-writer.ts";
+import { hashPagesInOrder } from "./store-pipeline-pages.ts";
+import { countingStore, emptyStats, type StoreStats, statsDelta } from "./store-stats.ts";
+import { verifyImages } from "./store-verify.ts";
+
+const DEFAULT_PACK_BYTES = 4 * 1024 * 1024;
+/** First ranged get of a pack header: usually the whole header in one request. */
+const HEADER_PROBE_BYTES = 64 * 1024;
+const MANIFEST_CACHE = 16;
+/** Packs `readPages` fetches ahead of the one it is handing out. */
+const READ_AHEAD = 2;
+
+export { sha256Hex };
+
+/** Page index → hash (hex) of a page map. */
+export function pageMapEntries(map: PageMap): Map<number, Sha256Hex> {
+  const out = new Map<number, Sha256Hex>();
+  map.indexes.forEach((index, k) => {
+    out.set(index, Buffer.from(map.hashes.subarray(k * 32, k * 32 + 32)).toString("hex"));
+  });
+  return out;
+}
+
+function pageMapFrom(entries: Map<number, Sha256Hex>): PageMap {
+  const indexes = [...entries.keys()].sort((a, b) => a - b);
+  const hashes = new Uint8Array(indexes.length * 32);
+  indexes.forEach((index, k) => {
+    hashes.set(Buffer.from(entries.get(index)!, "hex"), k * 32);
+  });
+  return { indexes, hashes };
+}
+
+/** Hash of page `index` in `map`, by binary search; undefined for a zero page. */
+export function pageHashAt(map: PageMap, index: number): Sha256Hex | undefined {
+  let lo = 0;
+  let hi = map.indexes.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = map.indexes[mid]!;
+    if (v === index) return Buffer.from(map.hashes.subarray(mid * 32, mid * 32 + 32)).toString("hex");
+    if (v < index) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
+}
+
+/** Every blob key (other than packs) a manifest references. */
+export function manifestBlobKeys(m: Pick<Manifest, "executables" | "processes">): string[] {
+  const keys = new Set<string>();
+  for (const x of m.executables) if (x.embedded !== undefined) keys.add(blobKey(x.embedded.sha256));
+  for (const p of m.processes) {
+    for (const d of p.descriptors) {
+      if (d.kind === "pipe" && d.buffered !== undefined && !(d.buffered instanceof Uint8Array)) {
+        keys.add(blobKey(d.buffered.sha256));
+      }
+    }
+  }
+  return [...keys];
+}
+
+/** The image store protocol on any `BlobStore`. */
+export function createImageStore(blobStore: BlobStore, options: ImageStoreOptions = {}): ImageStore {
+  return new ImageStoreCore(blobStore, options);
+}
+
+/** Implementation; the helpers in store-verify/gc/copy use its internals. */
+export class ImageStoreCore implements ImageStore {
+  readonly stats: StoreStats = emptyStats();
+  /** Counted view of the backend: every request goes through it. */
+  readonly blobs: BlobStore;
+  readonly limits: CodecLimits;
+  readonly now: () => number;
+  private readonly packHeaders = new Map<Sha256Hex, PackHeader>();
+  private readonly pageIndexes = new Map<ImageId, Map<Sha256Hex, { pack: Sha256Hex; entry: PackEntry }>>();
+  /** Verified manifests by id (manifests are immutable), so page reads cost one request. */
+  private readonly manifests = new Map<ImageId, Manifest>();
+
+  constructor(
+    readonly blobStore: BlobStore,
+    readonly options: ImageStoreOptions,
+  ) {
+    this.blobs = countingStore(blobStore, this.stats);
+    this.limits = resolveLimits(options.limits);
+    this.now = options.now ?? Date.now;
+  }
+
+  // ---- manifests and refs ------------------------------------------------------------------
+
+  /** Raw envelope bytes of an image, or undefined. */
+  async manifestBytes(id: ImageId): Promise<Uint8Array | undefined> {
+    return this.blobs.get(manifestKey(id));
+  }
+
+  /** Decode a stored manifest, checking digest, id and (with a key) signature. */
+  async loadManifest(id: ImageId, options: { verifySignature?: boolean } = {}): Promise<Manifest> {
+    const verify = options.verifySignature ?? true;
+    const cached = this.manifests.get(id);
+    if (cached !== undefined) return cached;
+    const bytes = await this.manifestBytes(id);
+    if (bytes === undefined) throw new NotFoundError(`image ${id.slice(0, 12)}`);
+    const manifest = decodeManifest(bytes, {
+      expectedId: id,
+      limits: this.limits,
+      ...(verify && this.options.signKey !== undefined ? { verifyKey: this.options.signKey } : {}),
+    });
+    if (verify) {
+      if (this.manifests.size >= MANIFEST_CACHE) this.manifests.delete(this.manifests.keys().next().value!);
+      this.manifests.set(id, manifest);
+    }
+    return manifest;
+  }
+
+  async readRef(name: string): Promise<ImageId | undefined> {
+    const bytes = await this.blobs.get(refKey(name));
+    if (bytes === undefined) return undefined;
+    const id = Buffer.from(bytes).toString("utf8").trim();
+    if (!HEX64.test(id)) throw new IntegrityError(refKey(name), "does not hold an image id");
+    return id;
+  }
+
+  async resolve(ref: string): Promise<ImageId> {
+    if (HEX64.test(ref)) {
+      if (this.manifests.has(ref) || (await this.blobs.has(manifestKey(ref)))) return ref;
+      throw new NotFoundError(`image ${ref.slice(0, 12)}`);
+    }
+    if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(ref)) {
+      const id = await this.readRef(ref);
+      if (id !== undefined) return id;
+    }
+    if (/^[0-9a-f]{4,63}$/.test(ref)) {
+      const matches: ImageId[] = [];
+      for await (const key of this.blobs.list(`${MANIFESTS}${ref}`)) {
+        matches.push(key.slice(MANIFESTS.length));
+        if (matches.length > 16) break;
+      }
+      if (matches.length === 1) return matches[0]!;
+      if (matches.length > 1) throw new AmbiguousRefError(ref, matches);
+    }
+    throw new NotFoundError(
+      `image ${JSON.stringify(ref.slice(0, 70))}`,
+      "no image, ref or id prefix by that name",
+    );
+  }
+
+  async readManifest(ref: string): Promise<Manifest> {
+    return this.loadManifest(await this.resolve(ref));
+  }
+
+  async refs(): Promise<{ name: string; id: ImageId }[]> {
+    const out: { name: string; id: ImageId }[] = [];
+    for await (const key of this.blobs.list(REFS)) {
+      const name = key.slice(REFS.length);
+      try {
+        const id = await this.readRef(name);
+        if (id !== undefined) out.push({ name, id });
+      } catch {
+        // a damaged ref is reported by verify, not listed
+      }
+    }
+    return out;
+  }
+
+  async tag(name: string, ref: string): Promise<ImageId> {
+    assertRefName(name);
+    const id = await this.resolve(ref);
+    await this.blobs.put(refKey(name), new TextEncoder().encode(`${id}\n`));
+    return id;
+  }
+
+  async untag(name: string): Promise<void> {
+    assertRefName(name);
+    await this.blobs.delete(refKey(name));
+  }
+
+  async remove(ref: string): Promise<{ id: ImageId; refs: string[] }> {
+    const id = await this.resolve(ref);
+    const removed: string[] = [];
+    for (const r of await this.refs()) {
+      if (r.id === id) {
+        await this.blobs.delete(refKey(r.name));
+        removed.push(r.name);
+      }
+    }
+    await this.blobs.delete(manifestKey(id));
+    this.pageIndexes.delete(id);
+    this.manifests.delete(id);
+    return { id, refs: removed };
+  }
+
+  async list(): Promise<ImageListing[]> {
+    const refsById = new Map<ImageId, string[]>();
+    for (const r of await this.refs()) refsById.set(r.id, [...(refsById.get(r.id) ?? []), r.name]);
+    const out: ImageListing[] = [];
+    for await (const key of this.blobs.list(MANIFESTS)) {
+      const id = key.slice(MANIFESTS.length);
+      const refs = refsById.get(id) ?? [];
+      const bytes = await this.manifestBytes(id);
+      if (bytes === undefined) continue;
+      try {
+        const m = decodeManifest(bytes, { expectedId: id, limits: this.limits });
+        const pages = m.objects.reduce((n, o) => n + o.pages.indexes.length, 0);
+        out.push({
+          id,
+          ...(m.parent !== undefined ? { parent: m.parent } : {}),
+          time: m.created.time,
+          kind: m.kind,
+          pages,
+          bytes: pages * PAGE_SIZE,
+          manifestBytes: bytes.length,
+          refs,
+        });
+      } catch (error) {
+        out.push({
+          id,
+          pages: 0,
+          bytes: 0,
+          manifestBytes: bytes.length,
+          refs,
+          damaged: String((error as Error).message),
+        });
+      }
+    }
+    return out.sort((a, b) => (a.time ?? "").localeCompare(b.time ?? "") || a.id.localeCompare(b.id));
+  }
+
+  // ---- blobs and pages ---------------------------------------------------------------------
+
+  async putBlob(bytes: Uint8Array): Promise<BlobRef> {
+    const sha256 = sha256Hex(bytes);
+    await this.blobs.putIfAbsent(blobKey(sha256), bytes);
+    return { sha256, size: bytes.length };
+  }
+
+  async readBlob(ref: BlobRef): Promise<Uint8Array> {
+    const key = blobKey(ref.sha256);
+    const bytes = await this.blobs.get(key);
+    if (bytes === undefined) throw new NotFoundError(key);
+    if (sha256Hex(bytes) !== ref.sha256) throw new IntegrityError(key, "content does not match its hash");
+    return bytes;
+  }
+
+  /** A pack's header, via a ranged get of its start (cached; packs are immutable). */
+  async packHeader(pack: Sha256Hex): Promise<PackHeader> {
+    const cached = this.packHeaders.get(pack);
+    if (cached !== undefined) return cached;
+    const key = packKey(pack);
+    const probe = await this.blobs.getRange(key, 0, HEADER_PROBE_BYTES);
+    if (probe === undefined) throw new NotFoundError(key);
+    const length = packHeaderLength(probe, key, this.limits);
+    let header = probe.subarray(PACK_PREFIX_BYTES, PACK_PREFIX_BYTES + length);
+    if (header.length < length) {
+      const rest = await this.blobs.getRange(key, PACK_PREFIX_BYTES, length);
+      if (rest === undefined || rest.length < length) throw new IntegrityError(key, "truncated pack header");
+      header = rest;
+    }
+    const decoded = decodePackHeader(header, key, this.limits);
+    this.packHeaders.set(pack, decoded);
+    return decoded;
+  }
+
+  /** Content hash → (pack, entry) for every pack an image lists. */
+  async pageIndex(
+    id: ImageId,
+    manifest: Manifest,
+  ): Promise<Map<Sha256Hex, { pack: Sha256Hex; entry: PackEntry }>> {
+    const cached = this.pageIndexes.get(id);
+    if (cached !== undefined) return cached;
+    const index = new Map<Sha256Hex, { pack: Sha256Hex; entry: PackEntry }>();
+    const headers = await mapLimit(manifest.packs, 8, (pack) => this.packHeader(pack));
+    manifest.packs.forEach((pack, i) => {
+      for (const entry of headers[i]!.entries)
+        if (!index.has(entry.hash)) index.set(entry.hash, { pack, entry });
+    });
+    this.pageIndexes.set(id, index);
+    return index;
+  }
+
+  async readPageByHash(ref: string, hash: Sha256Hex): Promise<Uint8Array> {
+    const id = await this.resolve(ref);
+    const manifest = await this.loadManifest(id);
+    return this.fetchPage(id, manifest, hash);
+  }
+
+  async fetchPage(id: ImageId, manifest: Manifest, hash: Sha256Hex): Promise<Uint8Array> {
+    const where = (await this.pageIndex(id, manifest)).get(hash);
+    if (where === undefined)
+      throw new NotFoundError(`page ${hash.slice(0, 12)}`, `in no pack of image ${id.slice(0, 12)}`);
+    const key = packKey(where.pack);
+    const bytes = await this.blobs.getRange(key, where.entry.offset, where.entry.length);
+    if (bytes === undefined) throw new NotFoundError(key);
+    if (sha256Hex(bytes) !== hash) {
+      throw new IntegrityError(`page ${hash.slice(0, 12)} in ${key}`, "content does not match its hash");
+    }
+    return bytes;
+  }
+
+  async readPage(ref: string, objectId: number, pageIndex: number): Promise<Uint8Array> {
+    const id = await this.resolve(ref);
+    const manifest = await this.loadManifest(id);
+    const object = manifest.objects.find((o) => o.id === objectId);
+    if (object === undefined) throw new NotFoundError(`object ${objectId} of image ${id.slice(0, 12)}`);
+    if (!Number.isInteger(pageIndex) || pageIndex < 0 || pageIndex >= object.size) {
+      throw new InvalidArgumentError(
+        `page ${pageIndex}`,
+        `outside object ${objectId} (${object.size} pages)`,
+      );
+    }
+    const hash = pageHashAt(object.pages, pageIndex);
+    if (hash === undefined) return new Uint8Array(PAGE_SIZE);
+    return this.fetchPage(id, manifest, hash);
+  }
+
+  async *readPages(ref: string): AsyncIterable<{ objectId: number; pageIndex: number; bytes: Uint8Array }> {
+    const id = await this.resolve(ref);
+    const manifest = await this.loadManifest(id);
+    const wanted = new Map<Sha256Hex, { objectId: number; pageIndex: number }[]>();
+    for (const o of manifest.objects) {
+      for (const [pageIndex, hash] of pageMapEntries(o.pages)) {
+        const list = wanted.get(hash);
+        if (list === undefined) wanted.set(hash, [{ objectId: o.id, pageIndex }]);
+        else list.push({ objectId: o.id, pageIndex });
+      }
+    }
+    // Read ahead: the next packs are fetched and hashed (on the hash pool) while this one is
+    // handed out, so neither the backend nor the caller waits. At most 1 + READ_AHEAD packs
+    // are held.
+    const pool = sharedHashPool();
+    const fetching: Promise<{ bytes: Uint8Array; hex: Sha256Hex } | undefined>[] = [];
+    const fetchNext = () => {
+      const pack = manifest.packs[fetching.length];
+      if (pack === undefined) return;
+      const got = this.blobs.get(packKey(pack)).then(async (bytes) => {
+        if (bytes === undefined) return undefined;
+        const { hex, parts } = await pool.digestHex([bytes]);
+        return { bytes: parts[0]!, hex };
+      });
+      got.catch(() => undefined); // awaited below; this only silences an abandoned read
+      fetching.push(got);
+    };
+    for (let i = 0; i < READ_AHEAD; i++) fetchNext();
+    for (const [i, pack] of manifest.packs.entries()) {
+      const key = packKey(pack);
+      const fetched = await fetching[i];
+      fetching[i] = Promise.resolve(undefined); // drop the reference: the pack is ours now
+      fetchNext();
+      if (fetched === undefined) throw new NotFoundError(key);
+      if (fetched.hex !== pack) throw new IntegrityError(key, "content does not match its hash");
+      const bytes = fetched.bytes;
+      const header = decodePackHeader(
+        bytes.subarray(PACK_PREFIX_BYTES, PACK_PREFIX_BYTES + packHeaderLength(bytes, key, this.limits)),
+        key,
+        this.limits,
+        bytes.length,
+      );
+      for (const entry of header.entries) {
+        const targets = wanted.get(entry.hash);
+        if (targets === undefined) continue;
+        wanted.delete(entry.hash);
+        // No per-page hash: the whole pack matched the key a verified manifest lists, so every
+        // payload is what its writer hashed (FORMAT.md §5 allows either check; one is enough).
+        const page = bytes.subarray(entry.offset, entry.offset + entry.length);
+        for (const t of targets) yield { ...t, bytes: page.slice() };
+      }
+    }
+    const [missing] = wanted.keys();
+    if (missing !== undefined) {
+      throw new NotFoundError(`page ${missing.slice(0, 12)}`, `in no pack of image ${id.slice(0, 12)}`);
+    }
+  }
+
+  // ---- writing -----------------------------------------------------------------------------
+
+  async writeImage(
+    draft: ManifestDraft,
+    pages: AsyncIterable<PageWrite> | Iterable<PageWrite>,
+    options: WriteImageOptions = {},
+  ): Promise<WriteResult> {
+    const before = { ...this.stats };
+    const refs = options.refs ?? ["latest"];
+    refs.forEach(assertRefName);
+
+    let parent: Manifest | undefined;
+    let parentIndex = new Map<Sha256Hex, { pack: Sha256Hex; entry: PackEntry }>();
+    const parentId = draft.parent === undefined ? undefined : await this.resolve(draft.parent);
+    if (parentId !== undefined) {
+      parent = await this.loadManifest(parentId);
+      parentIndex = await this.pageIndex(parentId, parent);
+    }
+    const objects = new Map(draft.objects.map((o) => [o.id, o]));
+    if (objects.size !== draft.objects.length)
+      throw new InvalidArgumentError("draft.objects", "duplicate object id");
+
+    const marker = new MarkerHandle(this.blobs, writeKey(newToken(this.now())), this.now);
+    await marker.add([...(parent?.packs ?? []).map(packKey), ...manifestBlobKeys(draft)]);
+    let started: PackWriter | undefined;
+    try {
+      if (parentId !== undefined && !(await this.blobs.has(manifestKey(parentId)))) {
+        throw new NotFoundError(
+          `parent image ${parentId.slice(0, 12)}`,
+          "removed while this image was written",
+        );
+      }
+      const writer = new PackWriter(this.blobs, marker, this.options.packTargetBytes ?? DEFAULT_PACK_BYTES);
+      started = writer;
+      const streamed = new Map<number, Map<number, Sha256Hex | null>>();
+      let pagesIn = 0;
+      let pagesWritten = 0;
+      let pagesDeduped = 0;
+      let zeroPages = 0;
+
+      // Stage 1, here: check each page and drop zero pages. Stage 2, on the hash pool: digests,
+      // a batch at a time, in order. Stage 3, below: dedup and packing; the pack writer puts
+      // full packs in the background. Each stage runs while the next one works.
+      const accepted = async function* (): AsyncGenerator<PageWrite> {
+        for await (const page of pages) {
+          const object = objects.get(page.objectId);
+          const what = `page ${page.pageIndex} of object ${page.objectId}`;
+          if (object === undefined) throw new InvalidArgumentError(what, "object not in the draft");
+          if (!Number.isInteger(page.pageIndex) || page.pageIndex < 0 || page.pageIndex >= object.size) {
+            throw new InvalidArgumentError(what, `outside the object's ${object.size} pages`);
+          }
+          if (page.bytes.length !== PAGE_SIZE) {
+            throw new InvalidArgumentError(what, `expected ${PAGE_SIZE} bytes, got ${page.bytes.length}`);
+          }
+          let map = streamed.get(page.objectId);
+          if (map === undefined) {
+            map = new Map();
+            streamed.set(page.objectId, map);
+          }
+          if (map.has(page.pageIndex)) throw new InvalidArgumentError(what, "streamed twice");
+          if (isAllZero(page.bytes)) {
+            map.set(page.pageIndex, null);
+            zeroPages++;
+            continue;
+          }
+          map.set(page.pageIndex, ""); // its hash arrives in stage 3
+          pagesIn++;
+          yield page;
+        }
+      };
+      const hashed = hashPagesInOrder(accepted(), (page) => page.bytes, sharedHashPool(), {
+        pageSize: PAGE_SIZE,
+      });
+      for await (const { item: page, digest, bytes } of hashed) {
+        const hex = Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString("hex");
+        streamed.get(page.objectId)!.set(page.pageIndex, hex);
+        if (parentIndex.has(hex) || writer.holds(hex)) {
+          pagesDeduped++;
+          continue;
+        }
+        await writer.add(digest, hex, bytes);
+        pagesWritten++;
+      }
+      await writer.flush();
+
+      const parentObjects = new Map((parent?.objects ?? []).map((o) => [o.id, o]));
+      const finalObjects: VmObjectImage[] = draft.objects.map((o) => {
+        const entries = new Map<number, Sha256Hex>();
+        const base = parentObjects.get(o.id);
+        if (o.inheritFromParent === true && base !== undefined) {
+          for (const [index, hash] of pageMapEntries(base.pages))
+            if (index < o.size) entries.set(index, hash);
+        }
+        for (const [index, hash] of streamed.get(o.id) ?? []) {
+          if (hash === null) entries.delete(index);
+          else entries.set(index, hash);
+        }
+        const { inheritFromParent: _ignored, ...rest } = o;
+        return { ...rest, pages: pageMapFrom(entries) };
+      });
+
+      const packs = new Set<Sha256Hex>();
+      for (const o of finalObjects) {
+        for (const hash of pageMapEntries(o.pages).values()) {
+          const pack = writer.written.get(hash) ?? parentIndex.get(hash)?.pack;
+          if (pack === undefined)
+            throw new NotFoundError(`page ${hash.slice(0, 12)}`, "inherited from a parent that lacks it");
+          packs.add(pack);
+        }
+      }
+
+      const { objects: _drafts, created, ...restDraft } = draft;
+      const manifest: Manifest = {
+        ...restDraft,
+        ...(parentId !== undefined ? { parent: parentId } : {}),
+        format: IMAGE_FORMAT,
+        version: { major: IMAGE_FORMAT_MAJOR, minor: IMAGE_FORMAT_MINOR },
+        created: created ?? { time: new Date(this.now()).toISOString(), tool: "vkc" },
+        objects: finalObjects,
+        packs: [...packs].sort(),
+      };
+      for (const key of manifestBlobKeys(manifest)) {
+        if (!(await this.blobs.has(key)))
+          throw new NotFoundError(key, "referenced by the image but not stored");
+      }
+      const encoded = encodeManifest(manifest, {
+        limits: this.limits,
+        ...(this.options.signKey !== undefined ? { signKey: this.options.signKey } : {}),
+      });
+      await this.blobs.put(manifestKey(encoded.id), encoded.bytes); // the commit point
+      await marker.release();
+      for (const name of refs)
+        await this.blobs.put(refKey(name), new TextEncoder().encode(`${encoded.id}\n`));
+
+      const delta = statsDelta(this.stats, before);
+      return {
+        id: encoded.id,
+        manifest: { ...manifest, integrity: { digest: encoded.id } },
+        stats: {
+          bytesWritten: delta.bytesPut,
+          pagesIn,
+          pagesWritten,
+          pagesDeduped,
+          zeroPages,
+          packsWritten: writer.packs.length,
+          requests: delta.requests,
+          manifestBytes: encoded.bytes.length,
+        },
+      };
+    } catch (error) {
+      // Let pack writes already started finish first, so none lands after the marker is gone.
+      await started?.abandon();
+      await marker.release().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  // ---- maintenance -------------------------------------------------------------------------
+
+  verify(ref?: string): Promise<VerifyReport> {
+    return verifyImages(this, ref);
+  }
+
+  gc(options: GcOptions = {}): Promise<GcReport> {
+    return collectGarbage(this, options);
+  }
+
+  copy(ref: string, target: ImageStore, options: CopyOptions = {}): Promise<CopyReport> {
+    return copyImage(this, ref, target, options);
+  }
+}
+
+/** `fn` over `items` with at most `limit` in flight, results in order. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}

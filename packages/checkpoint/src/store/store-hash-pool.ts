@@ -1,0 +1,188 @@
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import type { Sha256Hex } from "../model/model-values.ts";
+import { sha256Bytes, sha256HexOfParts } from "./store-hash.ts";
+
+/**
+ * A small pool of worker threads that run SHA-256 (node:crypto) off the main thread, so the
+ * store's hashing overlaps its packing and its I/O. Two jobs:
+ *   - `pageDigests(data, pageSize)`: the digest of every page of `data`, 32 bytes each;
+ *   - `digestHex(parts)`: the hex digest of `parts` taken as one value (a whole pack).
+ *
+ * Buffers move to a worker and back without copying (they are transferred), so a caller
+ * gives up the bytes it passes until the promise resolves, and must use the views it gets
+ * back. A view that does not span its whole `ArrayBuffer` (the caller cannot give that away)
+ * is copied first. Idle workers never keep the process alive. When a worker cannot start,
+ * the pool hashes on the calling thread instead: slower, same results.
+ */
+
+const WORKER_SOURCE = `
+const { parentPort } = require("node:worker_threads");
+const crypto = require("node:crypto");
+const digest = typeof crypto.hash === "function"
+  ? (b) => crypto.hash("sha256", b, "buffer")
+  : (b) => crypto.createHash("sha256").update(b).digest();
+parentPort.on("message", (job) => {
+  const transfer = job.parts.map((p) => p.buffer);
+  try {
+    if (job.kind === "pages") {
+      const data = job.parts[0];
+      const count = Math.floor(data.length / job.pageSize);
+      const digests = new Uint8Array(count * 32);
+      for (let i = 0; i < count; i++) {
+        digests.set(digest(data.subarray(i * job.pageSize, (i + 1) * job.pageSize)), i * 32);
+      }
+      parentPort.postMessage({ id: job.id, parts: job.parts, digests }, [...transfer, digests.buffer]);
+    } else {
+      const hasher = crypto.createHash("sha256");
+      for (const part of job.parts) hasher.update(part);
+      parentPort.postMessage({ id: job.id, parts: job.parts, hex: hasher.digest("hex") }, transfer);
+    }
+  } catch (error) {
+    parentPort.postMessage({ id: job.id, parts: job.parts, error: String(error && error.message) }, transfer);
+  }
+});
+`;
+
+interface Job {
+  readonly kind: "pages" | "whole";
+  readonly parts: Uint8Array[];
+  readonly pageSize: number;
+}
+
+interface Reply {
+  readonly id: number;
+  readonly parts: Uint8Array[];
+  readonly digests?: Uint8Array;
+  readonly hex?: string;
+  readonly error?: string;
+}
+
+interface Pending {
+  resolve(reply: Reply): void;
+  reject(error: Error): void;
+}
+
+/** A view the caller may give away: the whole of its `ArrayBuffer`, else a copy of it. */
+function transferable(view: Uint8Array): Uint8Array {
+  const whole = view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
+  return whole && view.buffer instanceof ArrayBuffer ? view : view.slice();
+}
+
+class HashWorker {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+
+  constructor(private readonly onExit: (worker: HashWorker) => void) {
+    this.worker = new Worker(WORKER_SOURCE, { eval: true });
+    this.worker.unref();
+    this.worker.on("message", (reply: Reply) => {
+      const job = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) this.worker.unref();
+      job?.resolve(reply);
+    });
+    this.worker.on("error", (error) => this.fail(error));
+    this.worker.on("exit", () => this.fail(new Error("hash worker exited")));
+  }
+
+  get load(): number {
+    return this.pending.size;
+  }
+
+  run(job: Job): Promise<Reply> {
+    const id = this.nextId++;
+    const parts = job.parts.map(transferable);
+    return new Promise<Reply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.ref(); // an unanswered job keeps the process alive
+      this.worker.postMessage(
+        { id, kind: job.kind, pageSize: job.pageSize, parts },
+        parts.map((p) => p.buffer as ArrayBuffer),
+      );
+    });
+  }
+
+  private fail(error: Error): void {
+    this.onExit(this);
+    for (const job of this.pending.values()) job.reject(error);
+    this.pending.clear();
+  }
+}
+
+export class HashPool {
+  private readonly workers: HashWorker[] = [];
+  private broken = false;
+
+  constructor(readonly size: number) {}
+
+  /** SHA-256 of each `pageSize` slice of `data`: 32 bytes per page, in order. */
+  async pageDigests(data: Uint8Array, pageSize: number): Promise<{ data: Uint8Array; digests: Uint8Array }> {
+    const worker = this.pick();
+    if (worker === undefined) return { data, digests: inlinePageDigests(data, pageSize) };
+    const reply = await this.ask(worker, { kind: "pages", parts: [data], pageSize });
+    return { data: reply.parts[0]!, digests: reply.digests! };
+  }
+
+  /** Hex SHA-256 of `parts` as one value. */
+  async digestHex(parts: Uint8Array[]): Promise<{ hex: Sha256Hex; parts: Uint8Array[] }> {
+    const worker = this.pick();
+    if (worker === undefined) return { hex: sha256HexOfParts(parts), parts };
+    const reply = await this.ask(worker, { kind: "whole", parts, pageSize: 0 });
+    return { hex: reply.hex!, parts: reply.parts };
+  }
+
+  private async ask(worker: HashWorker, job: Job): Promise<Reply> {
+    const reply = await worker.run(job);
+    if (reply.error !== undefined) throw new Error(`hash worker: ${reply.error}`);
+    return reply;
+  }
+
+  /** The least busy worker, starting one when the pool is not full; undefined to hash inline. */
+  private pick(): HashWorker | undefined {
+    if (this.broken || this.size === 0) return undefined;
+    const idle = this.workers.find((w) => w.load === 0);
+    if (idle !== undefined || this.workers.length >= this.size) {
+      return idle ?? this.workers.reduce((a, b) => (b.load < a.load ? b : a));
+    }
+    try {
+      const worker = new HashWorker((gone) => {
+        const at = this.workers.indexOf(gone);
+        if (at >= 0) this.workers.splice(at, 1);
+      });
+      this.workers.push(worker);
+      return worker;
+    } catch {
+      this.broken = true; // no worker threads here: hash on this thread from now on
+      return undefined;
+    }
+  }
+}
+
+function inlinePageDigests(data: Uint8Array, pageSize: number): Uint8Array {
+  const count = Math.floor(data.length / pageSize);
+  const digests = new Uint8Array(count * 32);
+  for (let i = 0; i < count; i++) {
+    digests.set(sha256Bytes(data.subarray(i * pageSize, (i + 1) * pageSize)), i * 32);
+  }
+  return digests;
+}
+
+let shared: HashPool | undefined;
+
+/**
+ * The process-wide pool: one worker per spare core (at least one, at most four), so the main
+ * thread keeps a core for packing and I/O. `VKC_HASH_WORKERS` overrides the size (0: inline).
+ */
+export function sharedHashPool(): HashPool {
+  if (shared === undefined) {
+    const override = Number.parseInt(process.env.VKC_HASH_WORKERS ?? "", 10);
+    const size =
+      Number.isInteger(override) && override >= 0
+        ? override
+        : Math.min(4, Math.max(1, availableParallelism() - 1));
+    shared = new HashPool(size);
+  }
+  return shared;
+}

@@ -1,0 +1,151 @@
+import type { Sha256Hex } from "../model/model-values.ts";
+import { type BlobStore, supportsPutStream } from "./blob-store.ts";
+import type { MarkerHandle } from "./store-markers.ts";
+
+/** A finished pack: its content hash, its key, and its bytes as the chunks to put. */
+export interface SealedPack {
+  readonly id: Sha256Hex;
+  readonly key: string;
+  readonly chunks: readonly Uint8Array[];
+  readonly size: number;
+  /** Called once the put has settled and no backend call holds the chunks any more. */
+  readonly release?: () => void;
+}
+
+export interface UploaderOptions {
+  /** Packs named by one marker update and then put together (default 4). */
+  readonly groupSize?: number;
+  /** Groups being marked or put at once; `submit` waits for room (default 2). */
+  readonly groupsInFlight?: number;
+  /** Puts of one group in flight at once (default 2). */
+  readonly putsPerGroup?: number;
+}
+
+/**
+ * Writes sealed packs in the background while the caller hashes and packs the next ones.
+ *
+ * Packs go out in groups: one marker update names every pack of a group, then the group's
+ * packs are put. The marker rule of store-markers.ts holds (a pack is named before it is put),
+ * the marker costs one request per group instead of one per pack, and marker updates stay in
+ * order (each one names a superset of the one before). Memory is bounded: `submit` waits while
+ * `groupsInFlight` groups are being written and one more is filling, so at most
+ * `(groupsInFlight + 1) * groupSize` packs are held.
+ *
+ * The first failure stops everything queued after it and is thrown by the next `submit` or by
+ * `drain`; `settle` waits for whatever is still running without throwing (for error paths).
+ */
+export class PackUploader {
+  private readonly groupSize: number;
+  private readonly groupsInFlight: number;
+  private readonly putsPerGroup: number;
+  private filling: SealedPack[] = [];
+  private readonly running = new Set<Promise<void>>();
+  /** The last marker update started: the next one waits for it, so updates land in order. */
+  private lastMark: Promise<void> = Promise.resolve();
+  private failure: { error: unknown } | undefined;
+
+  constructor(
+    private readonly blobs: BlobStore,
+    private readonly marker: MarkerHandle,
+    options: UploaderOptions = {},
+  ) {
+    this.groupSize = Math.max(1, options.groupSize ?? 4);
+    this.groupsInFlight = Math.max(1, options.groupsInFlight ?? 2);
+    this.putsPerGroup = Math.max(1, options.putsPerGroup ?? 2);
+  }
+
+  /** Queue a pack. Resolves once there is room for more; throws an earlier failure. */
+  async submit(pack: SealedPack): Promise<void> {
+    this.throwIfFailed();
+    this.filling.push(pack);
+    if (this.filling.length < this.groupSize) return;
+    while (this.running.size >= this.groupsInFlight) await Promise.race(this.running);
+    this.throwIfFailed();
+    this.startGroup();
+  }
+
+  /** Write what is queued and wait for every write; throws the first failure. */
+  async drain(): Promise<void> {
+    this.throwIfFailed();
+    if (this.filling.length > 0) this.startGroup();
+    await this.settle();
+    this.throwIfFailed();
+  }
+
+  /** Wait for every started write to finish or fail, throwing nothing; drops what is queued. */
+  async settle(): Promise<void> {
+    this.filling = [];
+    while (this.running.size > 0) await Promise.all(this.running);
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure.error;
+  }
+
+  private startGroup(): void {
+    const group = this.filling;
+    this.filling = [];
+    const mark = this.lastMark.then(() => {
+      if (this.failure === undefined) return this.marker.add(group.map((p) => p.key));
+    });
+    this.lastMark = mark.catch((error: unknown) => {
+      this.failure ??= { error };
+    });
+    const done: Promise<void> = mark
+      .then(() => this.putAll(group))
+      .catch((error: unknown) => {
+        this.failure ??= { error };
+      })
+      .finally(() => this.running.delete(done));
+    this.running.add(done);
+  }
+
+  private async putAll(group: readonly SealedPack[]): Promise<void> {
+    let next = 0;
+    let failed = false;
+    const lane = async () => {
+      try {
+        while (next < group.length && !failed && this.failure === undefined) await this.put(group[next++]!);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    };
+    // allSettled, not all: a failed put must not hide a sibling that is still writing.
+    const lanes = Array.from({ length: Math.min(this.putsPerGroup, group.length) }, lane);
+    const rejected = (await Promise.allSettled(lanes)).find((r) => r.status === "rejected");
+    if (rejected !== undefined) throw rejected.reason;
+  }
+
+  private async put(pack: SealedPack): Promise<void> {
+    try {
+      await this.putChunks(pack);
+    } finally {
+      pack.release?.();
+    }
+  }
+
+  private async putChunks(pack: SealedPack): Promise<void> {
+    if (supportsPutStream(this.blobs)) {
+      const chunks = pack.chunks;
+      await this.blobs.putStream(
+        pack.key,
+        (async function* () {
+          yield* chunks;
+        })(),
+      );
+      return;
+    }
+    if (pack.chunks.length === 1) {
+      await this.blobs.put(pack.key, pack.chunks[0]!);
+      return;
+    }
+    const whole = new Uint8Array(pack.size);
+    let offset = 0;
+    for (const chunk of pack.chunks) {
+      whole.set(chunk, offset);
+      offset += chunk.length;
+    }
+    await this.blobs.put(pack.key, whole);
+  }
+}

@@ -1,0 +1,16 @@
+export {
+  type BlobStoreTestContext,
+  type BlobStoreUnderTest,
+  INVALID_KEYS,
+  longestValidKey,
+  type TestBlobStoreOptions,
+  testBlobStore,
+} from "./testing/blob-store-suite.ts";
+export {
+  allByteValues,
+  bytesDifference,
+  chunksOf,
+  concatBytes,
+  seededBytes,
+  textBytes,
+} from "./testing/test-bytes.ts";

@@ -1,0 +1,112 @@
+import {
+  diffImages,
+  type ImageStore,
+  type Manifest,
+  REG_NAMES,
+  renderDiff,
+  renderSummary,
+  summarizeImage,
+} from "@vkc/checkpoint";
+import { jsonEvent } from "../output.ts";
+import { storeUrl, withImageStore } from "../stores/store-session.ts";
+import { hex32 } from "./images-format.ts";
+import type { ImagesCommandOptions, ImagesContext } from "./images-options.ts";
+
+export interface ImagesShowOptions extends ImagesCommandOptions {
+  /** `--no-regs`: leave out the register dump of each thread. */
+  regs?: boolean;
+}
+
+/** `vkc images show IMAGE`: processes, threads (registers, tp, masks), vmspace map with page counts, descriptors. */
+export async function imagesShow(ref: string, opts: ImagesShowOptions, ctx: ImagesContext): Promise<number> {
+  const { manifest, parent } = await withImageStore(storeUrl(opts, ctx), opts, ctx, async ({ images }) => {
+    const manifest = await images.readManifest(ref);
+    return { manifest, parent: await readParent(images, manifest) };
+  });
+  const summary = summarizeImage(manifest, parent === undefined ? {} : { parent });
+  if (opts.json) {
+    jsonEvent(ctx.io, "image", {
+      id: manifest.integrity?.digest ?? null,
+      summary,
+      registers: manifest.processes.flatMap((p) =>
+        p.lwps.map((l) => ({
+          pid: p.pid,
+          tid: l.tid,
+          regs: Object.fromEntries(REG_NAMES.map((name, r) => [name, l.regs[r] ?? 0])),
+        })),
+      ),
+    });
+    return 0;
+  }
+  ctx.io.out(renderShow(manifest, renderSummary(summary), opts.regs ?? true));
+  return 0;
+}
+
+/** The parent's manifest when the store still has it (for "shared with parent" page counts). */
+async function readParent(images: ImageStore, manifest: Manifest): Promise<Manifest | undefined> {
+  if (manifest.parent === undefined) return undefined;
+  try {
+    return await images.readManifest(manifest.parent);
+  } catch {
+    return undefined; // a removed parent is allowed: the image lists every pack it needs
+  }
+}
+
+/**
+ * The checkpoint package's summary text, with each thread's registers under its line and a note of
+ * the signature and the opaque vkernel section, which the summary leaves out.
+ */
+export function renderShow(manifest: Manifest, summaryText: string, withRegs: boolean): string {
+  const out: string[] = [];
+  let pid: number | undefined;
+  for (const line of summaryText.replace(/\n$/, "").split("\n")) {
+    out.push(line);
+    const process = /^process (\d+) /.exec(line);
+    if (process) pid = Number(process[1]);
+    const thread = /^ {2}thread (\d+):/.exec(line);
+    if (thread && withRegs) {
+      const tid = Number(thread[1]);
+      const lwp = manifest.processes.find((p) => p.pid === pid)?.lwps.find((l) => l.tid === tid);
+      if (lwp !== undefined) out.push(...registerLines(lwp.regs, "      "));
+    }
+  }
+  if (manifest.integrity?.signature !== undefined) out.push("signed (HMAC-SHA256)");
+  if (manifest.vkernel !== undefined) {
+    out.push(`vkernel state: ${Object.keys(manifest.vkernel).length} sections`);
+  }
+  return `${out.join("\n")}\n`;
+}
+
+/** `vkc images diff A B`: what changed from A to B. */
+export async function imagesDiff(
+  a: string,
+  b: string,
+  opts: ImagesCommandOptions,
+  ctx: ImagesContext,
+): Promise<number> {
+  const [from, to] = await withImageStore(storeUrl(opts, ctx), opts, ctx, async ({ images }) =>
+    Promise.all([images.readManifest(a), images.readManifest(b)]),
+  );
+  const diff = diffImages(from, to);
+  if (opts.json) {
+    jsonEvent(ctx.io, "diff", { ...diff });
+    return 0;
+  }
+  ctx.io.out(renderDiff(diff));
+  return 0;
+}
+
+/** x1..x31 by ABI name, four to a line (x0 is always zero; pc is on the thread line). */
+export function registerLines(regs: readonly number[], indent: string): string[] {
+  const lines: string[] = [];
+  let line: string[] = [];
+  for (let r = 1; r < 32; r++) {
+    line.push(`${(REG_NAMES[r] ?? `x${r}`).padStart(4)} ${hex32(regs[r] ?? 0)}`);
+    if (line.length === 4) {
+      lines.push(indent + line.join("  "));
+      line = [];
+    }
+  }
+  if (line.length > 0) lines.push(indent + line.join("  "));
+  return lines;
+}

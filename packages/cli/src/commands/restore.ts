@@ -1,0 +1,104 @@
+import { readFile } from "node:fs/promises";
+import { CheckpointError, type Manifest } from "@vkc/checkpoint";
+import { HostKernelError, thawProcess } from "@vkc/host-kernel";
+import { CliError } from "../errors.ts";
+import type { CliIO } from "../main.ts";
+import { type ConsoleOutput, openConsole } from "../output.ts";
+import { type StoreContext, storeUrl, withImageStore } from "../stores/store-session.ts";
+import { CLI_EXTENSION, LazyStoreTarget, runWithCheckpoints } from "./run.ts";
+
+export interface RestoreOptions {
+  store?: string;
+  /** Simulated CPUs (default: the image's). */
+  cpus?: number;
+  console?: string;
+  json?: boolean;
+  maxInstructions?: number;
+  checkpointAt?: number[];
+  exitAfterCheckpoint?: boolean;
+  embed?: boolean;
+}
+
+/**
+ * `vkc restore IMAGE`: thaw a process image (an id, a unique id prefix, or a ref like `latest`)
+ * into a fresh kernel and run it to the end; the exit status is the guest's. A process that froze
+ * itself sees 1 as the result of its sys_checkpoint(FREEZE). Executables come from the paths the
+ * image recorded on this host, or from the image itself when it embeds them; a changed file is
+ * refused. Any failure before the guest runs is one line and exit status 1, and changes nothing.
+ */
+export async function restore(image: string, opts: RestoreOptions, io: CliIO): Promise<number> {
+  const ctx: StoreContext = { env: process.env, cwd: process.cwd() };
+  const url = storeUrl(opts, ctx);
+  const prepared = await withImageStore(url, {}, ctx, async ({ images }) => {
+    let manifest: Manifest;
+    try {
+      manifest = await images.readManifest(image);
+    } catch (error) {
+      throw cannotRestore(image, error);
+    }
+    const files = await hostExecutables(manifest);
+    const target = new LazyStoreTarget({ ...opts, store: url }, io, hostPaths(manifest));
+    // The console is opened once the thaw has worked: a refused image leaves no file behind.
+    let sink: ConsoleOutput | null = null;
+    try {
+      const thawed = await thawProcess(images, image, {
+        ...(opts.cpus === undefined ? {} : { cpus: opts.cpus }),
+        console: { write: (bytes) => sink?.write(bytes) },
+        files,
+        checkpointTarget: target,
+        retval: 1,
+      });
+      sink = openConsole(io, opts.console);
+      return { ...thawed, output: sink, target };
+    } catch (error) {
+      throw cannotRestore(image, error);
+    }
+  });
+  const { kernel, pid, output, target } = prepared;
+  try {
+    return await runWithCheckpoints(kernel, pid, target, opts, io, `image ${image}`);
+  } finally {
+    await output.close();
+    await target.close();
+  }
+}
+
+function cannotRestore(image: string, error: unknown): unknown {
+  if (HostKernelError.isInstance(error) || CheckpointError.isInstance(error)) {
+    const message = (error as Error).message.split("\n")[0] ?? "";
+    return new CliError("RESTORE", `cannot restore ${image}: ${message}`, { cause: error });
+  }
+  return error;
+}
+
+/** guest path → host path, as `vkc run` recorded them. */
+function hostPaths(manifest: Manifest): Record<string, string> {
+  const section = manifest.extensions?.[CLI_EXTENSION];
+  const out: Record<string, string> = {};
+  if (typeof section !== "object" || section === null || Array.isArray(section) || section instanceof Uint8Array)
+    return out;
+  const paths = (section as Record<string, unknown>).hostExecutables;
+  if (typeof paths !== "object" || paths === null) return out;
+  for (const [guest, host] of Object.entries(paths)) if (typeof host === "string") out[guest] = host;
+  return out;
+}
+
+/**
+ * The executables the image needs that are not embedded, read from their host paths. A file that
+ * is gone is left out (the thaw then names it as missing); an embedded one is read from the store.
+ */
+async function hostExecutables(manifest: Manifest): Promise<Record<string, Uint8Array>> {
+  const paths = hostPaths(manifest);
+  const files: Record<string, Uint8Array> = {};
+  for (const exe of manifest.executables) {
+    if (exe.embedded !== undefined) continue;
+    const host = paths[exe.path];
+    if (host === undefined) continue;
+    try {
+      files[exe.path] = new Uint8Array(await readFile(host));
+    } catch {
+      // missing: reported by the thaw as "executable … is missing"
+    }
+  }
+  return files;
+}

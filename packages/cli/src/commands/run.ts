@@ -1,0 +1,189 @@
+import { readFile } from "node:fs/promises";
+import { basename, resolve } from "node:path";
+import { type BlobStore, type CborMap, createImageStore, type ImageStore } from "@vkc/checkpoint";
+import {
+  type CheckpointTarget,
+  type CheckpointWritten,
+  createKernel,
+  createStoreTarget,
+  type Kernel,
+  type RunResult,
+} from "@vkc/host-kernel";
+import { CliError } from "../errors.ts";
+import type { CliIO } from "../main.ts";
+import { jsonEvent, openConsole } from "../output.ts";
+import { openStore } from "../stores/store-registry.ts";
+import { signKey, storeUrl } from "../stores/store-session.ts";
+
+export interface RunOptions {
+  cpus: number;
+  seed: number;
+  console?: string;
+  input?: string;
+  json?: boolean;
+  maxInstructions?: number;
+  /** `--store URL`: where checkpoints go (default `VKC_STORE`, else the data-dir file store). */
+  store?: string;
+  /** `--checkpoint-at N[,N…]`: checkpoint at these total virtual instruction counts. */
+  checkpointAt?: number[];
+  /** `--exit-after-checkpoint`: stop vkc after the first `--checkpoint-at` checkpoint. */
+  exitAfterCheckpoint?: boolean;
+  /** `--embed`: store the executable's bytes with the image. */
+  embed?: boolean;
+}
+
+/** Key of the CLI's section in a manifest's `extensions`: where the executables are on the host. */
+export const CLI_EXTENSION = "vkcCli";
+
+/** `vkc run <elf> [args…]`: run a RISC-V program on a fresh host kernel; resolves its exit status. */
+export async function run(elfPath: string, args: readonly string[], opts: RunOptions, io: CliIO): Promise<number> {
+  const elf = await readHostFile(elfPath, "ELF file");
+  const input = opts.input === undefined ? undefined : (await readHostFile(opts.input, "input script")).toString();
+  const output = openConsole(io, opts.console);
+  const guestPath = `/bin/${basename(elfPath)}`;
+  const target = new LazyStoreTarget(opts, io, { [guestPath]: resolve(elfPath) });
+  const kernel = createKernel({
+    cpus: opts.cpus,
+    seed: opts.seed,
+    console: output,
+    ...(input === undefined ? {} : { input }),
+    files: { [guestPath]: elf },
+    checkpointTarget: target,
+  });
+  const pid = kernel.spawn({ path: guestPath, elf, argv: [guestPath, ...args] });
+  try {
+    return await runWithCheckpoints(kernel, pid, target, opts, io, elfPath);
+  } finally {
+    await output.close();
+    await target.close();
+  }
+}
+
+/**
+ * Run `kernel` to the end, stopping at each `--checkpoint-at` instant to write a checkpoint of
+ * `pid` (virtual time does not move while it is written); `--exit-after-checkpoint` ends vkc after
+ * the first one. Prints the `--json` exit event and maps the end of the run to an exit status.
+ */
+export async function runWithCheckpoints(
+  kernel: Kernel,
+  pid: number,
+  target: CheckpointTarget,
+  opts: Pick<RunOptions, "checkpointAt" | "exitAfterCheckpoint" | "json" | "maxInstructions">,
+  io: CliIO,
+  what: string,
+): Promise<number> {
+  const limitAt = opts.maxInstructions === undefined ? undefined : kernel.instructions + opts.maxInstructions;
+  const limit = (): { maxInstructions?: number } =>
+    limitAt === undefined ? {} : { maxInstructions: Math.max(0, limitAt - kernel.instructions) };
+  let result: RunResult | null = null;
+  for (const at of opts.checkpointAt ?? []) {
+    if (at <= kernel.instructions) continue;
+    result = await kernel.run({ stopAt: at, ...limit() });
+    if (result.reason !== "stopped") break;
+    result = null;
+    await target.checkpoint(kernel, pid, { cause: "host" });
+    if (opts.exitAfterCheckpoint === true) {
+      const stopped = kernel.result("stopped");
+      if (opts.json === true) jsonEvent(io, "exit", { ...exitFields(stopped), reason: "checkpointed" });
+      return 0;
+    }
+  }
+  result ??= await kernel.run(limit());
+  reportCheckpointErrors(kernel, io);
+  if (opts.json === true) jsonEvent(io, "exit", exitFields(result));
+  if (result.reason === "deadlock") {
+    throw new CliError("DEADLOCK", `${what}: every thread is asleep and no input can wake it (deadlock)`);
+  }
+  if (result.reason === "limit") {
+    throw new CliError("LIMIT", `${what}: stopped after ${result.instructions} instructions (--max-instructions)`);
+  }
+  return result.exitStatus ?? 1;
+}
+
+function exitFields(result: RunResult): Record<string, unknown> {
+  return {
+    reason: result.reason,
+    status: result.exitStatus,
+    instructions: result.instructions,
+    time: result.time,
+    digest: result.digest,
+  };
+}
+
+/** Checkpoints the guest asked for that failed (it saw -EIO): say why on stderr. */
+function reportCheckpointErrors(kernel: Kernel, io: CliIO): void {
+  for (const error of kernel.checkpointErrors) {
+    const message = error instanceof Error ? error.message : String(error);
+    io.err(`vkc: checkpoint failed: ${message.split("\n")[0]}\n`);
+  }
+}
+
+/**
+ * The kernel's checkpoint target for `vkc run`/`vkc restore`: the store of `--store` (or the
+ * default one), opened on the first checkpoint — a run that never checkpoints never touches it.
+ * Each image records where the executables are on this host, so `vkc restore` finds them.
+ */
+export class LazyStoreTarget implements CheckpointTarget {
+  private blobs: BlobStore | null = null;
+  private inner: CheckpointTarget | null = null;
+  private images: ImageStore | null = null;
+
+  constructor(
+    private readonly opts: Pick<RunOptions, "store" | "embed" | "json">,
+    private readonly io: CliIO,
+    private readonly hostPaths: Readonly<Record<string, string>>,
+  ) {}
+
+  async checkpoint(
+    kernel: Kernel,
+    pid: number,
+    options?: Parameters<CheckpointTarget["checkpoint"]>[2],
+  ): Promise<CheckpointWritten> {
+    if (this.inner === null) {
+      const ctx = { env: process.env, cwd: process.cwd() };
+      this.blobs = await openStore(storeUrl(this.opts, ctx), ctx);
+      const key = signKey({}, ctx);
+      this.images = createImageStore(this.blobs, key === undefined ? {} : { signKey: key });
+      const extensions: CborMap = { [CLI_EXTENSION]: { hostExecutables: { ...this.hostPaths } } };
+      this.inner = createStoreTarget(this.images, {
+        embed: this.opts.embed === true,
+        extensions,
+        onWritten: (w) => this.report(w),
+      });
+    }
+    return this.inner.checkpoint(kernel, pid, options);
+  }
+
+  private report(w: CheckpointWritten): void {
+    if (this.opts.json === true) {
+      jsonEvent(this.io, "checkpoint", {
+        image: w.id,
+        instructions: w.instructions,
+        pid: w.pid,
+        parent: w.parent,
+        cause: w.cause,
+        pagesWritten: w.stats.pagesWritten,
+        bytesWritten: w.stats.bytesWritten,
+      });
+    } else {
+      const kind = w.parent === null ? "full" : `incremental over ${w.parent.slice(0, 12)}`;
+      this.io.err(
+        `vkc: checkpoint ${w.id.slice(0, 12)} of pid ${w.pid} at ${w.instructions} instructions (${kind}, ${w.stats.pagesWritten} pages, ${w.stats.bytesWritten} bytes written)\n`,
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.blobs?.close?.();
+  }
+}
+
+export async function readHostFile(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (code ?? String(error));
+    throw new CliError("READ_FAILED", `cannot read ${what} ${path}: ${why}`, { cause: error });
+  }
+}

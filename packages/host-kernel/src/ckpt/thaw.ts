@@ -1,0 +1,568 @@
+import { createHash } from "node:crypto";
+import type { CborMap, ImageStore, LwpImage, Manifest, ProcessImage } from "@vkc/checkpoint";
+import { CheckpointError } from "@vkc/checkpoint";
+import { PAGE_SIZE } from "../cpu/cpu-types.ts";
+import { Hart } from "../cpu/hart.ts";
+import type { InputEvent } from "../dev/input-script.ts";
+import { FdTable, newOpenFile } from "../fs/fd-table.ts";
+import { type FileOps, O_CREAT, O_EXCL, O_TRUNC, type OpenFile } from "../fs/file-types.ts";
+import { Pipe, PipeReadOps, PipeWriteOps } from "../fs/pipe.ts";
+import { createKernel, type Kernel, type KernelOptions } from "../kernel.ts";
+import { NativeHart } from "../native/native-hart.ts";
+import type { NativeState } from "../native/native-types.ts";
+import { Lwp, type LwpState, Process, type SigInfo, type SleepMode } from "../proc/proc-types.ts";
+import { SI_KERNEL, SIGTHAW } from "../signal/signal-numbers.ts";
+import { VmObject } from "../vm/vm-object.ts";
+import { type VmMapEntry, VmSpace } from "../vm/vm-space.ts";
+import {
+  bool,
+  bytes,
+  CborShapeError,
+  int,
+  intOrNull,
+  ints,
+  isMap,
+  list,
+  map,
+  str,
+  strOrNull,
+} from "./ckpt-cbor.ts";
+import {
+  ThawExecutableMismatchError,
+  ThawExecutableMissingError,
+  ThawInvalidImageError,
+  ThawReadError,
+} from "./ckpt-errors.ts";
+import { fromImageEntryFlags } from "./ckpt-flags.ts";
+import { fromSigSet } from "./ckpt-sigset.ts";
+import { EXT_KEY, EXT_VERSION, PRNG_ALGORITHM } from "./freeze.ts";
+
+export interface ThawOptions extends KernelOptions {
+  /** What the LWP that froze itself with sys_checkpoint(FREEZE) sees as its result (default 1). */
+  retval?: number;
+}
+
+export interface Thawed {
+  readonly kernel: Kernel;
+  readonly pid: number;
+  readonly id: string;
+  readonly manifest: Manifest;
+}
+
+const SLEEP_MODES = new Set<SleepMode>(["retry", "umtx", "nanosleep"]);
+const LWP_STATES = new Set<LwpState>(["runnable", "sleeping", "stopped", "zombie"]);
+const NS = 0xffff_ffff;
+
+/** Everything the thaw needs, checked and decoded before any kernel object is made. */
+interface Plan {
+  readonly id: string;
+  readonly manifest: Manifest;
+  readonly proc: ProcessImage;
+  readonly kernelExt: CborMap;
+  readonly procExt: CborMap;
+  readonly lwpExts: CborMap[];
+  readonly files: Map<string, Uint8Array>;
+  readonly pages: Map<number, Map<number, Uint8Array>>;
+}
+
+/**
+ * Thaw image `ref` of `images` into a fresh kernel (ARCHITECTURE §3, thaw order): read and
+ * validate the whole image first — counts, ranges, TIDs, entries, executables (by SHA-256 against
+ * the file at their path, or the embedded copy), every page — then create the kernel, map
+ * objects and entries, reopen descriptors, build every LWP with its saved TID, restore the
+ * scheduler queues, sleep queues, clock and PRNG exactly, and post SIGTHAW. Nothing outside the
+ * new kernel is touched, so a failing thaw leaves the caller as it was; errors are one line.
+ */
+export async function thawProcess(
+  images: ImageStore,
+  ref: string,
+  options: ThawOptions = {},
+): Promise<Thawed> {
+  const plan = await readPlan(images, ref, options);
+  const kernel = build(plan, options);
+  return { kernel, pid: plan.proc.pid, id: plan.id, manifest: plan.manifest };
+}
+
+async function readPlan(images: ImageStore, ref: string, options: ThawOptions): Promise<Plan> {
+  let id: string;
+  let manifest: Manifest;
+  try {
+    id = await images.resolve(ref);
+    manifest = await images.readManifest(id);
+  } catch (cause) {
+    throw new ThawReadError(ref, firstLine(cause), { cause });
+  }
+  const plan = validate(id, manifest);
+  await checkExecutables(images, plan, options);
+  try {
+    for await (const page of images.readPages(id)) {
+      const object = manifest.objects.find((o) => o.id === page.objectId);
+      if (object === undefined || page.pageIndex >= object.size || page.bytes.length !== PAGE_SIZE)
+        throw new ThawInvalidImageError(
+          id,
+          `page ${page.pageIndex} of object ${page.objectId} is out of range`,
+        );
+      let m = plan.pages.get(page.objectId);
+      if (m === undefined) {
+        m = new Map();
+        plan.pages.set(page.objectId, m);
+      }
+      m.set(page.pageIndex, page.bytes.slice());
+    }
+  } catch (cause) {
+    if (cause instanceof ThawInvalidImageError) throw cause;
+    throw new ThawReadError(ref, firstLine(cause), { cause });
+  }
+  return plan;
+}
+
+function firstLine(error: unknown): string {
+  const message = CheckpointError.isInstance(error) || error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0] ?? "unknown error";
+}
+
+// ---- validation -----------------------------------------------------------------------------
+
+function validate(id: string, manifest: Manifest): Plan {
+  const bad = (problem: string): never => {
+    throw new ThawInvalidImageError(id, problem);
+  };
+  if (manifest.kind !== "process") bad(`it is a ${manifest.kind} image, not a process image`);
+  if (manifest.processes.length !== 1) bad(`it holds ${manifest.processes.length} processes, expected 1`);
+  const proc = manifest.processes[0] as ProcessImage;
+  if (manifest.prng.algorithm !== PRNG_ALGORITHM || manifest.prng.state.length !== 1)
+    bad(`PRNG ${manifest.prng.algorithm} with ${manifest.prng.state.length} words is not ${PRNG_ALGORITHM}`);
+  try {
+    const kernelExt = map(manifest.extensions?.[EXT_KEY], "extensions.hostKernel");
+    if (int(kernelExt, "v", "extensions.hostKernel") !== EXT_VERSION)
+      bad("host-kernel state version is not 1");
+    const procExt = map(proc.extensions?.[EXT_KEY], "process.extensions.hostKernel");
+    if (proc.lwps.length === 0) bad("the process has no threads");
+    const tids = new Set<number>();
+    const lwpExts = proc.lwps.map((l, i) => {
+      if (tids.has(l.tid)) bad(`thread id ${l.tid} appears twice`);
+      tids.add(l.tid);
+      if (l.regs.length !== 33) bad(`thread ${l.tid} has ${l.regs.length} registers, expected 33`);
+      const ext = map(l.extensions?.[EXT_KEY], `lwps[${i}].extensions.hostKernel`);
+      const state = str(ext, "state", `lwp ${l.tid}`);
+      if (!LWP_STATES.has(state as LwpState)) bad(`thread ${l.tid} has unknown state ${state}`);
+      const mode = str(ext, "sleepMode", `lwp ${l.tid}`);
+      if (!SLEEP_MODES.has(mode as SleepMode)) bad(`thread ${l.tid} has unknown sleep mode ${mode}`);
+      return ext;
+    });
+    const cpus = int(kernelExt, "cpus", "hostKernel", 1, 64);
+    int(kernelExt, "quantum", "hostKernel", 1);
+    const nextId = int(kernelExt, "nextId", "hostKernel", 1);
+    if (proc.pid >= nextId || [...tids].some((t) => t >= nextId)) bad("a pid or tid is not below nextId");
+    const cpuState = list(kernelExt, "cpuState", "hostKernel");
+    if (cpuState.length !== cpus) bad(`${cpuState.length} CPU states for ${cpus} CPUs`);
+    for (const [i, c] of cpuState.entries()) {
+      const cm = map(c, `cpuState[${i}]`);
+      for (const t of ints(cm, "queue", `cpuState[${i}]`))
+        if (!tids.has(t)) bad(`CPU ${i} queues unknown thread ${t}`);
+      const cur = intOrNull(cm, "current", `cpuState[${i}]`);
+      if (cur !== null && !tids.has(cur)) bad(`CPU ${i} runs unknown thread ${cur}`);
+    }
+    for (const [i, q] of list(kernelExt, "sleepQueues", "hostKernel").entries()) {
+      const qm = map(q, `sleepQueues[${i}]`);
+      str(qm, "chan", `sleepQueues[${i}]`);
+      for (const t of ints(qm, "tids", `sleepQueues[${i}]`))
+        if (!tids.has(t)) bad(`a sleep queue holds unknown thread ${t}`);
+    }
+    const objects = new Map(manifest.objects.map((o) => [o.id, o]));
+    if (objects.size !== manifest.objects.length) bad("two VM objects share an id");
+    const nextObjectId = int(kernelExt, "nextObjectId", "hostKernel", 1);
+    if (manifest.objects.some((o) => o.id >= nextObjectId)) bad("a VM object id is not below nextObjectId");
+    let end = 0;
+    for (const e of proc.vmspace.entries) {
+      if (e.start % PAGE_SIZE !== 0 || e.end % PAGE_SIZE !== 0 || e.start >= e.end || e.end > 2 ** 32)
+        bad(`map entry 0x${e.start.toString(16)}-0x${e.end.toString(16)} is not a page-aligned range`);
+      if (e.start < end) bad(`map entry at 0x${e.start.toString(16)} overlaps the one before it`);
+      end = e.end;
+      const o = e.objectId === undefined ? undefined : objects.get(e.objectId);
+      if (o === undefined) bad(`map entry at 0x${e.start.toString(16)} has no VM object`);
+      else if (e.offset + (e.end - e.start) / PAGE_SIZE > o.size)
+        bad(`map entry at 0x${e.start.toString(16)} maps past the end of object ${o.id}`);
+    }
+    const fds = new Set<number>();
+    for (const d of proc.descriptors) {
+      if (fds.has(d.fd)) bad(`descriptor ${d.fd} appears twice`);
+      fds.add(d.fd);
+      if (d.kind === "tap") bad(`descriptor ${d.fd} is a tap device, which a process thaw cannot reopen`);
+    }
+    const shares = list(procExt, "fdFiles", "process.hostKernel");
+    if (shares.length !== proc.descriptors.length)
+      bad("descriptor sharing table does not match the descriptors");
+    for (const f of list(kernelExt, "files", "hostKernel")) {
+      const fm = map(f, "files[]");
+      str(fm, "path", "files[]");
+      bytes(fm, "data", "files[]");
+    }
+    return { id, manifest, proc, kernelExt, procExt, lwpExts, files: new Map(), pages: new Map() };
+  } catch (error) {
+    if (error instanceof CborShapeError) bad(error.message);
+    throw error;
+  }
+}
+
+async function checkExecutables(images: ImageStore, plan: Plan, options: ThawOptions): Promise<void> {
+  const given = options.files ?? {};
+  const lookup = (path: string): Uint8Array | undefined =>
+    given instanceof Map ? given.get(path) : (given as Readonly<Record<string, Uint8Array>>)[path];
+  for (const exe of plan.manifest.executables) {
+    const file = lookup(exe.path);
+    if (file !== undefined) {
+      const got = sha256(file);
+      if (got !== exe.sha256) throw new ThawExecutableMismatchError(exe.path, exe.sha256, got);
+      continue;
+    }
+    if (exe.embedded === undefined) throw new ThawExecutableMissingError(exe.path);
+    let bytes: Uint8Array;
+    try {
+      bytes = await images.readBlob(exe.embedded);
+    } catch (cause) {
+      throw new ThawReadError(exe.path, `embedded executable: ${firstLine(cause)}`, { cause });
+    }
+    const got = sha256(bytes);
+    if (got !== exe.sha256) throw new ThawExecutableMismatchError(exe.path, exe.sha256, got);
+    plan.files.set(exe.path, bytes);
+  }
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+// ---- building the kernel --------------------------------------------------------------------
+
+function sigInfos(values: readonly unknown[], into: Map<number, SigInfo>, path: string): void {
+  for (const v of values) {
+    const m = map(v as CborMap, path);
+    const info: SigInfo = {
+      signo: int(m, "signo", path, 1, 64),
+      code: int(m, "code", path, -(2 ** 31), 2 ** 31 - 1),
+      addr: int(m, "addr", path, 0, NS),
+      pid: int(m, "pid", path, 0, NS),
+      uid: int(m, "uid", path, 0, NS),
+    };
+    into.set(info.signo, info);
+  }
+}
+
+function build(plan: Plan, options: ThawOptions): Kernel {
+  const { id, proc: image, kernelExt: kx, procExt: px } = plan;
+  const bad = (problem: string): never => {
+    throw new ThawInvalidImageError(id, problem);
+  };
+  try {
+    const files = new Map<string, Uint8Array>();
+    const given = options.files ?? {};
+    for (const [p, b] of given instanceof Map ? given : Object.entries(given)) files.set(p, b as Uint8Array);
+    for (const [p, b] of plan.files) files.set(p, b);
+    const { retval: _retval, ...kernelOptions } = options;
+    const kernel = createKernel({
+      ...kernelOptions,
+      cpus: options.cpus ?? int(kx, "cpus", "hostKernel", 1, 64),
+      quantum: options.quantum ?? int(kx, "quantum", "hostKernel", 1),
+      realtimeEpoch: options.realtimeEpoch ?? int(kx, "realtimeEpoch", "hostKernel", 0),
+      files,
+    });
+    // Files the guest made (the restorer's imports stay as they are).
+    for (const f of list(kx, "files", "hostKernel")) {
+      const fm = map(f, "files[]");
+      const path = str(fm, "path", "files[]");
+      if (kernel.vfs.readFile(path) === undefined) kernel.vfs.writeFile(path, bytes(fm, "data", "files[]"));
+    }
+
+    // 1. The address space: objects with their ids and pages, then the entries.
+    kernel.ids.next = int(kx, "nextObjectId", "hostKernel", 1);
+    const sigcodeId = int(kx, "sigcodeObject", "hostKernel", 0);
+    const objectInfo = new Map<number, CborMap>();
+    for (const f of list(kx, "objects", "hostKernel")) {
+      const fm = map(f, "objects[]");
+      objectInfo.set(int(fm, "id", "objects[]"), fm);
+    }
+    const objects = new Map<number, VmObject>();
+    for (const o of plan.manifest.objects) {
+      if (o.id === sigcodeId) {
+        objects.set(o.id, kernel.sigcode);
+        continue;
+      }
+      let object: VmObject;
+      const fx = objectInfo.get(o.id);
+      const sizePages = fx === undefined ? o.size : int(fx, "sizePages", "objects[]");
+      if (o.kind === "file" && fx !== undefined) {
+        const path = o.path ?? "";
+        const source = kernel.vfs.readFile(path);
+        if (source === undefined) bad(`mapped file ${path} is missing`);
+        else if (sha256(source) !== o.sha256) bad(`mapped file ${path} has changed`);
+        object = new VmObject(o.id, "file", sizePages, {
+          bytes: source as Uint8Array,
+          path,
+          offset: int(fx, "sourceOffset", "objects[]"),
+        });
+      } else {
+        object = new VmObject(o.id, "anon", sizePages);
+      }
+      for (const [index, page] of plan.pages.get(o.id) ?? []) object.pages.set(index, page);
+      object.dirty.clear();
+      objects.set(o.id, object);
+    }
+    const vm = new VmSpace(kernel.ids);
+    for (const e of image.vmspace.entries) {
+      const object = objects.get(e.objectId ?? -1) as VmObject;
+      object.refs += 1;
+      const entry: VmMapEntry = {
+        start: e.start,
+        end: e.end,
+        prot: e.prot,
+        maxprot: e.maxprot ?? e.prot,
+        flags: fromImageEntryFlags(e.flags),
+        object,
+        offset: e.offset * PAGE_SIZE,
+        type: e.type,
+        masterPde: e.masterPde ?? 0,
+      };
+      vm.entries.push(entry);
+    }
+    vm.brkBase = image.vmspace.brk.start;
+    vm.brk = image.vmspace.brk.end;
+    vm.invalidate();
+
+    // 2. Descriptors: one open file description per shared index; pipes by id.
+    const fds = new FdTable();
+    // fd → [open file description index, its flags, its offset]
+    const shares = new Map<number, [number, number, number]>();
+    for (const s of list(px, "fdFiles", "process.hostKernel")) {
+      if (
+        !Array.isArray(s) ||
+        s.length !== 4 ||
+        !s.every((v) => typeof v === "number" && Number.isSafeInteger(v))
+      )
+        throw new CborShapeError("fdFiles[]: expected [fd, file, flags, offset]");
+      const [fd, index, flags, offset] = s as [number, number, number, number];
+      shares.set(fd, [index, flags, offset]);
+    }
+    const described = new Map<number, OpenFile>();
+    const pipes = new Map<number, Pipe>();
+    for (const d of image.descriptors) {
+      const [index, flags, offset] = shares.get(d.fd) ?? [-1 - d.fd, 0, 0];
+      let file = described.get(index);
+      if (file === undefined) {
+        let ops: FileOps;
+        if (d.kind === "tty") {
+          ops = kernel.tty;
+        } else if (d.kind === "pipe") {
+          let pipe = pipes.get(d.pipeId);
+          if (pipe === undefined) {
+            pipe = new Pipe(d.pipeId, kernel);
+            pipes.set(d.pipeId, pipe);
+          }
+          if (d.buffered instanceof Uint8Array) {
+            pipe.buf.set(d.buffered.subarray(0, pipe.buf.length), pipe.length);
+            pipe.length += Math.min(d.buffered.length, pipe.buf.length - pipe.length);
+          } else if (d.buffered !== undefined) {
+            bad(`pipe ${d.pipeId} keeps its buffer in a blob, which this kernel does not read yet`);
+          }
+          ops = d.end === "read" ? new PipeReadOps(pipe) : new PipeWriteOps(pipe);
+        } else if (d.kind === "file") {
+          const opened = kernel.vfs.open(d.path, d.flags & ~(O_CREAT | O_EXCL | O_TRUNC), kernel);
+          if (typeof opened === "number")
+            bad(`descriptor ${d.fd}: cannot reopen ${d.path} (errno ${-opened})`);
+          ops = opened as FileOps;
+        } else {
+          bad(`descriptor ${d.fd} is a ${d.kind}`);
+          throw new Error("unreachable");
+        }
+        file = newOpenFile(ops, flags);
+        file.offset = offset;
+        described.set(index, file);
+      }
+      fds.installAt(d.fd, file, d.cloexec);
+    }
+    kernel.nextPipeId = int(kx, "nextPipeId", "hostKernel", 1);
+
+    // 3. The process.
+    const exe = str(px, "exe", "process.hostKernel");
+    const proc = new Process(
+      image.pid,
+      image.ppid,
+      image.pgid,
+      image.sid,
+      [...image.argv],
+      [...image.envp],
+      fds,
+      vm,
+      exe,
+    );
+    proc.comm = image.comm;
+    proc.exeHash = str(px, "exeHash", "process.hostKernel");
+    proc.cred = {
+      uid: image.cred.uid,
+      gid: image.cred.gid,
+      euid: int(px, "euid", "process.hostKernel", 0, NS),
+      egid: int(px, "egid", "process.hostKernel", 0, NS),
+    };
+    proc.stopped = (image.flags & 1) !== 0;
+    for (const a of image.sigacts) {
+      const slot = proc.sigacts[a.signal];
+      if (slot === undefined) bad(`sigaction for signal ${a.signal}`);
+      else {
+        slot.handler = a.handler;
+        slot.flags = a.flags;
+        slot.mask = fromSigSet(a.mask);
+      }
+    }
+    const pending = ints(px, "pending", "process.hostKernel", 0, NS);
+    proc.pending = fromSigSet([pending[0] ?? 0, pending[1] ?? 0]);
+    sigInfos(list(px, "pendingInfo", "process.hostKernel"), proc.pendingInfo, "process.pendingInfo");
+
+    // 4. Every LWP with its saved TID, before any is scheduled.
+    const retval = options.retval ?? 1;
+    image.lwps.forEach((l, i) => {
+      const lwp = buildLwp(kernel, proc, l, plan.lwpExts[i] as CborMap, retval);
+      proc.lwps.push(lwp);
+      kernel.lwps.set(lwp.tid, lwp);
+    });
+    kernel.procs.set(proc.pid, proc);
+    kernel.initPid = proc.pid;
+    kernel.nextId = int(kx, "nextId", "hostKernel", 1);
+    kernel.instructions = plan.manifest.clock.instructions;
+
+    // 5. Scheduler, sleep queues, PRNG, tty, input: exactly as frozen.
+    restoreScheduler(kernel, kx, proc);
+    for (const q of list(kx, "sleepQueues", "hostKernel")) {
+      const qm = map(q, "sleepQueues[]");
+      kernel.sleepQueues.set(str(qm, "chan", "sleepQueues[]"), ints(qm, "tids", "sleepQueues[]"));
+    }
+    kernel.sched.prng.state = (plan.manifest.prng.state[0] ?? 0) >>> 0;
+    restoreTty(kernel, map(kx.tty, "hostKernel.tty"));
+    if (options.input === undefined) kernel.inputQueue = inputEvents(kx);
+
+    // 6. SIGTHAW (ignored unless caught).
+    kernel.postSignal(proc, SIGTHAW, { signo: SIGTHAW, code: SI_KERNEL, addr: 0, pid: 0, uid: 0 });
+    return kernel;
+  } catch (error) {
+    if (error instanceof CborShapeError) bad(error.message);
+    throw error;
+  }
+}
+
+function buildLwp(kernel: Kernel, proc: Process, l: LwpImage, ext: CborMap, retval: number): Lwp {
+  const path = `lwp ${l.tid}`;
+  const x = l.regs.slice(0, 32).map((v) => v >>> 0);
+  const pc = (l.regs[32] ?? 0) >>> 0;
+  let hart: Hart | NativeHart;
+  if (l.native !== undefined) {
+    const program = kernel.natives.get(proc.exe);
+    if (program === undefined)
+      throw new CborShapeError(`${path}: native program ${proc.exe} is not registered`);
+    const n = map(l.native, `${path}.native`);
+    hart = new NativeHart(
+      program,
+      {
+        role: str(n, "role", path),
+        state: (n.state ?? null) as NativeState,
+        result: int(n, "result", path, -(2 ** 31), NS),
+      },
+      { pid: proc.pid, tid: l.tid, vm: proc.vm },
+    );
+    hart.started = bool(n, "started", path);
+    hart.setContext({ x, pc });
+  } else {
+    hart = new Hart(proc.vm, { x, pc });
+    hart.instret = int(ext, "instret", path);
+  }
+  const cpus = kernel.sched.cpus.length;
+  const lwp = new Lwp(l.tid, proc, hart, int(ext, "cpu", path, 0, 63) % cpus);
+  lwp.state = str(ext, "state", path) as LwpState;
+  lwp.sigmask = fromSigSet(l.sigmask);
+  lwp.pending = fromSigSet(l.pending);
+  sigInfos(list(ext, "pendingInfo", path), lwp.pendingInfo, `${path}.pendingInfo`);
+  lwp.altstack = { sp: l.altstack.sp, size: l.altstack.size, flags: l.altstack.flags };
+  lwp.sleepMode = str(ext, "sleepMode", path) as SleepMode;
+  lwp.wchan = strOrNull(ext, "wchan", path);
+  lwp.deadline = intOrNull(ext, "deadline", path);
+  const interrupted = strOrNull(ext, "interrupted", path);
+  lwp.interrupted =
+    interrupted !== null && SLEEP_MODES.has(interrupted as SleepMode) ? (interrupted as SleepMode) : null;
+  lwp.timedOut = bool(ext, "timedOut", path);
+  lwp.tidAddr = int(ext, "tidAddr", path, 0, NS);
+  // A sleeping LWP sits on its ecall with a7/a0..a5 unchanged: its sleep continues as it was
+  // (same channel, place in the FIFO, deadline, completion rule), so the call completes or
+  // restarts exactly as it would have. The model's `state` says the same for other readers.
+  if (lwp.state === "sleeping") lwp.syscall = { nr: x[17] as number, args: x.slice(10, 16) };
+  if (bool(ext, "ckptCaller", path)) {
+    // It froze itself: its sys_checkpoint(FREEZE) returns the restorer's retval.
+    hart.x[10] = retval | 0;
+    hart.pc = (hart.pc + 4) >>> 0;
+  }
+  return lwp;
+}
+
+function restoreScheduler(kernel: Kernel, kx: CborMap, proc: Process): void {
+  const sched = kernel.sched;
+  const saved = list(kx, "cpuState", "hostKernel").map((c, i) => map(c, `cpuState[${i}]`));
+  sched.roundStart = int(kx, "roundStart", "hostKernel");
+  if (saved.length === sched.cpus.length) {
+    sched.cursor = int(kx, "cursor", "hostKernel", 0, sched.cpus.length - 1);
+    saved.forEach((c, i) => {
+      const cpu = sched.cpus[i];
+      if (cpu === undefined) return;
+      cpu.current = intOrNull(c, "current", `cpuState[${i}]`);
+      cpu.used = int(c, "used", `cpuState[${i}]`);
+      cpu.queue.push(...ints(c, "queue", `cpuState[${i}]`));
+    });
+    return;
+  }
+  // Another CPU count: a new round starts; runnable LWPs go to their CPU modulo the new count.
+  sched.cursor = 0;
+  const order: number[] = [];
+  for (const c of saved) {
+    const cur = intOrNull(c, "current", "cpuState[]");
+    if (cur !== null) order.push(cur);
+  }
+  for (const c of saved) order.push(...ints(c, "queue", "cpuState[]"));
+  for (const tid of order) {
+    const lwp = proc.lwps.find((l) => l.tid === tid);
+    if (lwp !== undefined && lwp.state === "runnable") sched.enqueue(tid, lwp.cpu);
+  }
+}
+
+function restoreTty(kernel: Kernel, t: CborMap): void {
+  const tty = kernel.tty;
+  const ws = ints(t, "winsize", "tty", 0, 0xffff);
+  tty.winsize = { rows: ws[0] ?? 24, cols: ws[1] ?? 80, xpixel: ws[2] ?? 0, ypixel: ws[3] ?? 0 };
+  const tm = map(t.termios, "tty.termios");
+  tty.termios = {
+    iflag: int(tm, "iflag", "tty.termios", 0, NS),
+    oflag: int(tm, "oflag", "tty.termios", 0, NS),
+    cflag: int(tm, "cflag", "tty.termios", 0, NS),
+    lflag: int(tm, "lflag", "tty.termios", 0, NS),
+    line: int(tm, "line", "tty.termios", 0, 255),
+    cc: [...bytes(tm, "cc", "tty.termios")],
+  };
+  const pgrp = int(t, "pgrp", "tty", 0, NS);
+  if (pgrp !== 0) tty.pgrp = pgrp;
+  tty.lines = list(t, "lines", "tty").map((b) => {
+    if (!(b instanceof Uint8Array)) throw new CborShapeError("tty.lines: expected byte strings");
+    return [...b];
+  });
+  tty.partial = [...bytes(t, "partial", "tty")];
+  tty.raw = [...bytes(t, "raw", "tty")];
+}
+
+function inputEvents(kx: CborMap): InputEvent[] {
+  return list(kx, "input", "hostKernel").map((e, i) => {
+    const m = map(e, `input[${i}]`);
+    const at = int(m, "at", `input[${i}]`);
+    if (isMap(m) && m.bytes instanceof Uint8Array) return { at, bytes: m.bytes.slice() };
+    return {
+      at,
+      winsize: {
+        rows: int(m, "rows", `input[${i}]`, 0, 0xffff),
+        cols: int(m, "cols", `input[${i}]`, 0, 0xffff),
+      },
+    };
+  });
+}

@@ -1,0 +1,79 @@
+/**
+ * A tap driven by a real guest program through the kernel's syscalls: openat, ioctl, a read
+ * that blocks until a frame arrives from the bridge, and a write back into the bridge.
+ */
+import { describe, expect, it } from "vitest";
+import { addi, ecall, li } from "../cpu/test-asm.ts";
+import { O_RDWR } from "../fs/file-types.ts";
+import { createKernel } from "../kernel.ts";
+import { DATA, spawnCode } from "../kernel-test-support.ts";
+import { SYS_exit, SYS_ioctl, SYS_openat, SYS_read, SYS_write } from "../syscall/syscall-numbers.ts";
+import type { BridgePort } from "./bridge.ts";
+import { BridgeRegistry } from "./bridge-registry.ts";
+import { BROADCAST_MAC, localMac } from "./net-frame.ts";
+import { encodeEthernet } from "./net-ipv4.ts";
+import { TapDevices } from "./tap-devices.ts";
+import { encodeIfName, IFF_UP, TAPSBRIDGE, TAPSIFFLAGS } from "./tap-ioctl.ts";
+
+const AT_FDCWD = -100;
+const S0 = 8;
+const S1 = 9;
+const [PATH, ONE, BRIDGE, BUF] = [DATA, DATA + 16, DATA + 32, DATA + 64];
+
+/** open /dev/tap0, bring it up, plug it into br0, read one frame, write it back, exit(n). */
+function echoOnceProgram(): (number | number[])[] {
+  const call = (nr: number) => [li(17, nr), ecall()];
+  return [
+    li(10, AT_FDCWD),
+    li(11, PATH),
+    li(12, O_RDWR),
+    call(SYS_openat),
+    addi(S0, 10, 0),
+    [addi(10, S0, 0), li(11, TAPSIFFLAGS), li(12, ONE), call(SYS_ioctl)].flat(),
+    [addi(10, S0, 0), li(11, TAPSBRIDGE), li(12, BRIDGE), call(SYS_ioctl)].flat(),
+    [addi(10, S0, 0), li(11, BUF), li(12, 1514), call(SYS_read)].flat(),
+    addi(S1, 10, 0),
+    [addi(10, S0, 0), li(11, BUF), addi(12, S1, 0), call(SYS_write)].flat(),
+    call(SYS_exit),
+  ].flat() as (number | number[])[];
+}
+
+function data(): Uint8Array {
+  const bytes = new Uint8Array(64);
+  bytes.set(new TextEncoder().encode("/dev/tap0"), PATH - DATA);
+  new DataView(bytes.buffer).setUint32(ONE - DATA, IFF_UP, true);
+  bytes.set(encodeIfName("br0"), BRIDGE - DATA);
+  return bytes;
+}
+
+describe("tap under the kernel", () => {
+  it("blocks a guest read until the bridge delivers, then carries its write back", () => {
+    const bridges = new BridgeRegistry();
+    const bridge = bridges.create("br0");
+    const taps = new TapDevices(bridges);
+    const k = createKernel({ devices: taps.devNodes(1) });
+    const seen: Uint8Array[] = [];
+    const port: BridgePort = { name: "wire", receive: (f) => seen.push(f) };
+    const link = bridge.attach(port);
+
+    spawnCode(k, echoOnceProgram(), data());
+    expect(k.runSync().reason).toBe("deadlock"); // asleep in read(2) on tap:tap0:rx
+    expect(taps.unit(0)?.config).toMatchObject({ up: true, bridge: "br0" });
+
+    const frame = encodeEthernet({
+      dst: BROADCAST_MAC,
+      src: localMac(7),
+      ethertype: 0x88b5,
+      payload: new TextEncoder().encode("ping"),
+    });
+    link.send(frame, k.now());
+    bridges.poll(k.now());
+    const r = k.runSync();
+    expect(r.reason).toBe("exited");
+    expect(r.exitStatus).toBe(frame.length); // write(2) returned the whole frame
+
+    bridges.poll(k.now());
+    expect(seen).toEqual([frame]);
+    expect(taps.unit(0)?.isOpen).toBe(false); // exit closed the descriptor
+  });
+});

@@ -1,0 +1,135 @@
+import { PAGE_SIZE } from "../cpu/cpu-types.ts";
+
+/** Read-only page of zeros returned for reads of untouched anonymous pages. Never written. */
+export const ZERO_PAGE: Uint8Array = new Uint8Array(PAGE_SIZE);
+
+/**
+ * Bumped (globally, monotonically) whenever some cached translation may be stale. A vmspace's
+ * `generation` is the largest stamp among itself and its objects, so any bump anywhere raises it.
+ */
+let stampCounter = 0;
+export function nextStamp(): number {
+  stampCounter += 1;
+  return stampCounter;
+}
+
+export type VmObjectKind = "anon" | "file";
+
+/**
+ * A VM object: a sparse array of 4 KiB pages. Anonymous objects start as zeros; file objects start
+ * as a copy-on-read view of `source` (VFS bytes; the object never writes them back).
+ *
+ * State is plain fields only (the freeze/thaw code saves `pages`, `dirty`, `cow` and identifies the
+ * source by `sourcePath`).
+ */
+export class VmObject {
+  readonly id: number;
+  readonly kind: VmObjectKind;
+  /** Size in pages (the object may be mapped only below it; anon objects grow on demand). */
+  sizePages: number;
+  /** Materialized pages by index. Absent: zero (anon) or still the source's bytes (file). */
+  readonly pages = new Map<number, Uint8Array>();
+  /** Pages written since the last `clearDirty`. */
+  readonly dirty = new Set<number>();
+  /** Pages whose array is shared with another object (after `copy`): copy before writing. */
+  readonly cow = new Set<number>();
+  /** For file objects: the bytes behind the object and where they came from. */
+  source: Uint8Array | null;
+  sourcePath: string | null;
+  /** Byte offset into `source` of page 0. */
+  sourceOffset: number;
+  /** Number of map entries referring to this object. */
+  refs = 0;
+  /** See `nextStamp`. */
+  generation = nextStamp();
+
+  constructor(
+    id: number,
+    kind: VmObjectKind,
+    sizePages: number,
+    source: { bytes: Uint8Array; path: string; offset: number } | null = null,
+  ) {
+    this.id = id;
+    this.kind = kind;
+    this.sizePages = sizePages;
+    this.source = source?.bytes ?? null;
+    this.sourcePath = source?.path ?? null;
+    this.sourceOffset = source?.offset ?? 0;
+  }
+
+  /** The page for reading: materialized, file bytes (materialized on first touch), or ZERO_PAGE. */
+  pageForRead(index: number): Uint8Array {
+    const page = this.pages.get(index);
+    if (page !== undefined) return page;
+    if (this.source !== null) return this.materializeFromSource(index);
+    return ZERO_PAGE;
+  }
+
+  /** The page for writing: private to this object and marked dirty. */
+  pageForWrite(index: number): Uint8Array {
+    let page = this.pages.get(index);
+    if (page === undefined) {
+      if (this.source !== null) page = this.materializeFromSource(index);
+      else {
+        page = new Uint8Array(PAGE_SIZE);
+        this.pages.set(index, page);
+        // A hart may hold ZERO_PAGE for this index in its read TLB: make it re-translate.
+        this.generation = nextStamp();
+      }
+    } else if (this.cow.has(index)) {
+      page = page.slice();
+      this.pages.set(index, page);
+      this.cow.delete(index);
+      // Readers may still cache the shared array.
+      this.generation = nextStamp();
+    }
+    this.dirty.add(index);
+    return page;
+  }
+
+  private materializeFromSource(index: number): Uint8Array {
+    const page = new Uint8Array(PAGE_SIZE);
+    const source = this.source as Uint8Array;
+    const from = this.sourceOffset + index * PAGE_SIZE;
+    if (from < source.length) page.set(source.subarray(from, Math.min(from + PAGE_SIZE, source.length)));
+    this.pages.set(index, page);
+    return page;
+  }
+
+  /** Forget dirty bits (a checkpoint saved them); cached write translations become stale. */
+  clearDirty(): void {
+    this.dirty.clear();
+    this.generation = nextStamp();
+  }
+
+  /** Drop pages in [from, to) (munmap of the only mapping, or brk shrink). */
+  freePages(from: number, to: number): void {
+    for (const index of [...this.pages.keys()]) {
+      if (index >= from && index < to) {
+        this.pages.delete(index);
+        this.cow.delete(index);
+        this.dirty.delete(index);
+      }
+    }
+    this.generation = nextStamp();
+  }
+
+  /**
+   * A copy-on-write copy (for fork): both objects share page arrays until one writes. The caller
+   * must bump the generation of every vmspace mapping `this` (done by `nextStamp` here).
+   */
+  copy(id: number): VmObject {
+    const twin = new VmObject(id, this.kind, this.sizePages);
+    twin.source = this.source;
+    twin.sourcePath = this.sourcePath;
+    twin.sourceOffset = this.sourceOffset;
+    for (const [index, page] of this.pages) {
+      twin.pages.set(index, page);
+      twin.cow.add(index);
+      this.cow.add(index);
+    }
+    for (const index of this.dirty) twin.dirty.add(index);
+    this.generation = nextStamp();
+    return twin;
+  }
+}
