@@ -6,12 +6,13 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { interpreterBenchmark } from "./bench-interp.ts";
+import { interpreterMicroBenchmark } from "./bench-interp-micro.ts";
 import { storeBenchmark } from "./bench-store.ts";
 import { type Benchmark, type BenchRow, formatTable } from "./harness.ts";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
-const benchmarks: Benchmark[] = [interpreterBenchmark, storeBenchmark];
+const benchmarks: Benchmark[] = [interpreterBenchmark, interpreterMicroBenchmark, storeBenchmark];
 
 const filter = process.argv[2];
 const rows: BenchRow[] = [];

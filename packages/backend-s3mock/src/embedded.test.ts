@@ -59,3 +59,9 @@ describe("serveS3Mock", () => {
     await expect(serveS3Mock({ accessKey: "only" })).rejects.toBeInstanceOf(S3ConfigError);
   });
 });
+
+describe("bucket names", () => {
+  it("refuses an invalid default bucket name", async () => {
+    await expect(startEmbeddedS3({ bucket: "Not_Valid" })).rejects.toThrow(/invalid bucket name/);
+  });
+});

@@ -16,7 +16,7 @@ export interface HandlerContext {
   body: RequestBody;
   region: string;
   minPartSize: number;
-  maxXmlBytes: number;
+  maxMultipartBytes: number;
   now: number;
 }
 

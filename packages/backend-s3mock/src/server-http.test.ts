@@ -1,5 +1,12 @@
 import { Readable } from "node:stream";
-import { GetObjectCommand, PutObjectCommand, S3ServiceException } from "@aws-sdk/client-s3";
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  S3ServiceException,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CREDS,
@@ -16,7 +23,9 @@ import {
 
 let fx: Fixture;
 beforeAll(async () => {
-  fx = await startFixture({ limits: { maxObjectBytes: 64 * 1024, maxXmlBytes: 16 * 1024 } });
+  fx = await startFixture({
+    limits: { maxObjectBytes: 64 * 1024, maxXmlBytes: 16 * 1024, minPartSize: 1, maxMultipartBytes: 100 },
+  });
   await fx.server.createBucket("raw");
   await fx.client.send(new PutObjectCommand({ Bucket: "raw", Key: "ten", Body: "0123456789" }));
 });
@@ -38,6 +47,8 @@ describe("authentication", () => {
     expect(res.status).toBe(403);
     expect(errorCode(res.body)).toBe("AccessDenied");
     expect(res.body).toContain("<Resource>/raw/ten</Resource>");
+    const unsupported = await rawRequest(fx.server.url, { path: "/raw/ten?tagging" });
+    expect(errorCode(unsupported.body)).toBe("AccessDenied");
   });
 
   it("refuses a wrong secret with SignatureDoesNotMatch and an unknown key with InvalidAccessKeyId", async () => {
@@ -179,6 +190,24 @@ describe("request bodies", () => {
       body: Buffer.alloc(17 * 1024, 32),
     });
     expect(errorCode(xml.body)).toBe("EntityTooLarge");
+  });
+
+  it("refuses to assemble a multipart object over maxMultipartBytes", async () => {
+    const { UploadId } = await fx.client.send(new CreateMultipartUploadCommand({ Bucket: "raw", Key: "mp" }));
+    const parts = [];
+    for (const PartNumber of [1, 2]) {
+      const r = await fx.client.send(
+        new UploadPartCommand({ Bucket: "raw", Key: "mp", UploadId, PartNumber, Body: Buffer.alloc(60) }),
+      );
+      parts.push({ PartNumber, ETag: r.ETag });
+    }
+    const complete = new CompleteMultipartUploadCommand({
+      Bucket: "raw",
+      Key: "mp",
+      UploadId,
+      MultipartUpload: { Parts: parts },
+    });
+    expect(await sdkError(fx.client.send(complete))).toBe("EntityTooLarge");
   });
 
   it("checks x-amz-content-sha256, Content-MD5 and x-amz-checksum-crc32 against the body", async () => {

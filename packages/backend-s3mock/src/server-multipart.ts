@@ -114,6 +114,8 @@ export async function completeMultipartUpload(ctx: HandlerContext): Promise<S3Re
       }
       chosen.push(part);
     }
+    const total = chosen.reduce((sum, p) => sum + p.size, 0);
+    if (total > ctx.maxMultipartBytes) throw errors.entityTooLarge(ctx.maxMultipartBytes);
     checkWriteConditions(ctx, bucket.objects.get(ctx.key));
     const uploadId = upload.upload.uploadId;
     const buffers: Buffer[] = [];

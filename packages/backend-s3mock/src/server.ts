@@ -11,6 +11,7 @@ import {
   headBucket,
   listBuckets,
   listObjects,
+  validBucketName,
 } from "./server-buckets.ts";
 import type { HandlerContext, S3Response } from "./server-context.ts";
 import { errors, renderErrorXml, S3Fault } from "./server-errors.ts";
@@ -38,6 +39,8 @@ export interface S3ServerLimits {
   maxXmlBytes?: number;
   /** Smallest size of a multipart part that is not the last one (default 5 MiB, as S3). */
   minPartSize?: number;
+  /** Largest object CompleteMultipartUpload may assemble, in bytes (default 2 GiB; it is assembled in memory). */
+  maxMultipartBytes?: number;
 }
 
 export interface S3ServerOptions {
@@ -93,6 +96,7 @@ const DEFAULTS = {
   maxObjectBytes: 256 * 1024 * 1024,
   maxXmlBytes: 2 * 1024 * 1024,
   minPartSize: 5 * 1024 * 1024,
+  maxMultipartBytes: 2 * 1024 * 1024 * 1024,
 };
 
 /** Query parameters naming S3 sub-resources this server does not implement. */
@@ -289,7 +293,11 @@ export async function createS3Server(options: S3ServerOptions): Promise<S3Server
       cause: err,
     });
   }
-  for (const name of options.buckets ?? []) await state.createBucket(name, Date.now());
+  const addBucket = async (name: string): Promise<boolean> => {
+    if (!validBucketName(name)) throw new S3ServerError(`invalid bucket name ${JSON.stringify(name)}`);
+    return state.createBucket(name, Date.now());
+  };
+  for (const name of options.buckets ?? []) await addBucket(name);
 
   const stats: S3ServerStats = {
     requests: 0,
@@ -313,7 +321,15 @@ export async function createS3Server(options: S3ServerOptions): Promise<S3Server
     try {
       const route = parseRoute(req, suffixes);
       resource = `/${route.bucket}${route.key === "" ? "" : `/${route.key}`}`;
-      const operation = operationOf(method, route, req.headers["x-amz-copy-source"] !== undefined);
+      // An unsupported request is refused after authentication, as S3 does.
+      let refused: S3Fault | undefined;
+      let operation = "Unsupported";
+      try {
+        operation = operationOf(method, route, req.headers["x-amz-copy-source"] !== undefined);
+      } catch (err) {
+        if (!(err instanceof S3Fault)) throw err;
+        refused = err;
+      }
       stats.operations[operation] = (stats.operations[operation] ?? 0) + 1;
       const latency = faults.latencyFor(operation);
       if (latency > 0) await new Promise((r) => setTimeout(r, latency));
@@ -323,6 +339,7 @@ export async function createS3Server(options: S3ServerOptions): Promise<S3Server
         { credentials, region: options.region, now: new Date() },
       );
       if (auth === undefined) throw errors.accessDenied();
+      if (refused !== undefined) throw refused;
       const maxBody = BODY_OPERATIONS.has(operation) ? limits.maxObjectBytes : limits.maxXmlBytes;
       const body: RequestBody = await readRequestBody(req, auth, maxBody);
       bodyRead = true;
@@ -347,7 +364,7 @@ export async function createS3Server(options: S3ServerOptions): Promise<S3Server
         body,
         region,
         minPartSize: limits.minPartSize,
-        maxXmlBytes: limits.maxXmlBytes,
+        maxMultipartBytes: limits.maxMultipartBytes,
         now: Date.now(),
       };
       response = await dispatch(operation, ctx);
@@ -430,7 +447,7 @@ export async function createS3Server(options: S3ServerOptions): Promise<S3Server
     region,
     stats,
     setFaults: (f) => faults.set(f),
-    createBucket: (name) => state.createBucket(name, Date.now()),
+    createBucket: addBucket,
     close() {
       closed ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

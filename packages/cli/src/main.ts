@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { registerImageCommands } from "./commands/register-images.ts";
 import { CliError, UsageError } from "./errors.ts";
-import { intOption } from "./options.ts";
+import { instantsOption, intOption } from "./options.ts";
 import { VERSION } from "./version.ts";
 
 /** Where a command writes: results to `out` (stdout), messages and progress to `err` (stderr). */
@@ -77,6 +77,10 @@ Examples:
     .option("--input <script>", "tty input at virtual times (lines: <time> <JSON string>)")
     .option("--max-instructions <n>", "stop after N instructions", intOption("--max-instructions", 1, Number.MAX_SAFE_INTEGER))
     .option("--json", "print vkc's events and results as JSON lines on stdout")
+    .option("--store <url>", "image store for checkpoints (default: VKC_STORE, else the data dir)")
+    .option("--checkpoint-at <n,...>", "checkpoint at these total virtual instruction counts", instantsOption)
+    .option("--exit-after-checkpoint", "stop after the first --checkpoint-at checkpoint")
+    .option("--embed", "store the executable in the image too")
     .addHelpText(
       "after",
       `
@@ -88,6 +92,27 @@ Examples:
     .action(async (elf: string, args: string[], opts: import("./commands/run.ts").RunOptions) => {
       const { run } = await import("./commands/run.ts");
       setStatus(await run(elf, args, opts, io));
+    });
+
+  program
+    .command("restore")
+    .description("thaw a process image and run it to the end (exit status: the guest's)")
+    .argument("<image>", "image id, unique id prefix, or ref such as latest")
+    .option("--store <url>", "image store (default: VKC_STORE, else the data dir)")
+    .option("--cpus <n>", "simulated CPUs (default: the image's)", intOption("--cpus", 1, 64))
+    .option("--console <file>", "write the guest console to FILE instead of stdout")
+    .option(
+      "--max-instructions <n>",
+      "stop after N more instructions",
+      intOption("--max-instructions", 1, Number.MAX_SAFE_INTEGER),
+    )
+    .option("--checkpoint-at <n,...>", "checkpoint again at these instruction counts", instantsOption)
+    .option("--exit-after-checkpoint", "stop after the first --checkpoint-at checkpoint")
+    .option("--embed", "store the executable in new images too")
+    .option("--json", "print vkc's events and results as JSON lines on stdout")
+    .action(async (image: string, opts: import("./commands/restore.ts").RestoreOptions) => {
+      const { restore } = await import("./commands/restore.ts");
+      setStatus(await restore(image, opts, io));
     });
 
   registerImageCommands(program, { io, setStatus });

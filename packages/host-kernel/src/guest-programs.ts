@@ -12,6 +12,7 @@ export const GUEST_PROGRAMS = [
   "memtouch",
   "ckptself",
   "sigckpt",
+  "rtcheck",
 ] as const;
 
 export type GuestProgram = (typeof GUEST_PROGRAMS)[number];

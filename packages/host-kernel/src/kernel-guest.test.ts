@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createKernel, type KernelOptions, type RunResult } from "./kernel.ts";
 
@@ -100,4 +101,29 @@ describe("guest programs", () => {
     expect(end.digest).toBe(whole.result.digest);
     expect(Buffer.concat(chunks).toString("utf8").replaceAll("\r\n", "\n")).toBe(whole.out);
   }, 60_000);
+
+  it("property: pausing at random instants never changes the outcome", async () => {
+    const elf = readFileSync(join(GUEST, "bin", "pipes.elf"));
+    const reference = await runGuest("pipes", ["64", "threads"], { cpus: 2, seed: 3 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.integer({ min: 1, max: reference.result.instructions - 1 }), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        async (instants) => {
+          const chunks: Uint8Array[] = [];
+          const k = createKernel({ cpus: 2, seed: 3, console: { write: (b) => chunks.push(b.slice()) } });
+          k.spawn({ path: "/bin/pipes", elf, argv: ["pipes", "64", "threads"] });
+          for (const t of [...instants].sort((a, b) => a - b)) {
+            expect((await k.run({ stopAt: t })).instructions).toBe(t);
+          }
+          const end = await k.run();
+          expect(end.digest).toBe(reference.result.digest);
+          expect(Buffer.concat(chunks).toString("utf8").replaceAll("\r\n", "\n")).toBe(reference.out);
+        },
+      ),
+      { numRuns: 8 },
+    );
+  }, 120_000);
 });

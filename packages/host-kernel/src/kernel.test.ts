@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { Hart } from "./cpu/hart.ts";
 import { addi, ecall, li } from "./cpu/test-asm.ts";
 import { createKernel } from "./kernel.ts";
 import { DATA, image, RecordingConsole, spawnCode } from "./kernel-test-support.ts";
@@ -121,5 +122,25 @@ describe("run control", () => {
       /cannot spawn \/big/,
     );
     expect(k.procs.size).toBe(0);
+    // the sigcode page survives the failed spawns
+    const pid = spawnCode(k, helloProgram(), hello);
+    expect(k.procs.get(pid)?.vm.copyin(0xffffe000, 8)).toEqual(
+      new Uint8Array([0x93, 0x08, 0xb0, 0x08, 0x73, 0, 0, 0]),
+    );
+  });
+});
+
+describe("platform", () => {
+  it("creates every LWP's hart through the createHart option", async () => {
+    const made: number[] = [];
+    const k = createKernel({
+      createHart: (vm) => {
+        made.push(vm.entries.length);
+        return new Hart(vm);
+      },
+    });
+    spawnCode(k, helloProgram(), hello);
+    expect((await k.run()).reason).toBe("exited");
+    expect(made).toHaveLength(1);
   });
 });

@@ -3,7 +3,7 @@ import type { CheckpointRequest, CheckpointTarget } from "./ckpt/ckpt-types.ts";
 import { Fault, Stop } from "./cpu/cpu-types.ts";
 import { Hart } from "./cpu/hart.ts";
 import { type InputEvent, parseInputScript } from "./dev/input-script.ts";
-import { NullDevice, TTY_INPUT_CHAN, Tty } from "./dev/tty.ts";
+import { NullDevice, Tty } from "./dev/tty.ts";
 import { KernelOptionError, SpawnError } from "./errors.ts";
 import { FdTable, newOpenFile } from "./fs/fd-table.ts";
 import {
@@ -84,6 +84,13 @@ export interface KernelOptions {
   devices?: Iterable<readonly [string, DeviceNode]>;
   /** CLOCK_REALTIME at virtual time 0, in seconds since 1970 (default 2011-07-15T00:00:00Z). */
   realtimeEpoch?: number;
+  /** The console's initial window size (default 24 x 80); a host terminal's, for example. */
+  winsize?: { rows: number; cols: number };
+  /**
+   * The platform's way to run user code of one LWP over an address space (default: the
+   * machine's interpreter, `new Hart(vm)`). A vkernel platform can bring its own.
+   */
+  createHart?: (vm: VmSpace) => LwpHart;
 }
 
 /** A program for `spawnImage`: what an ELF loader produces. */
@@ -197,6 +204,9 @@ export class Kernel implements DeviceHost {
     this.sched = new Scheduler(cpus, quantum, seed);
     this.consoleSink = options.console ?? { write: () => {} };
     this.tty = new Tty(this);
+    if (options.winsize !== undefined) {
+      this.tty.winsize = { rows: options.winsize.rows, cols: options.winsize.cols, xpixel: 0, ypixel: 0 };
+    }
     const input = options.input ?? [];
     this.inputQueue = typeof input === "string" ? parseInputScript(input) : [...input];
     this.liveInput = options.liveInput ?? false;
@@ -215,6 +225,7 @@ export class Kernel implements DeviceHost {
     const page = this.sigcode.pageForWrite(0);
     page.set(new Uint8Array(SIGCODE.buffer));
     this.sigcode.dirty.clear();
+    this.sigcode.refs = 1; // the kernel's own reference: unmapping it everywhere never frees it
   }
 
   // ---- DeviceHost ------------------------------------------------------------------------------
@@ -269,6 +280,9 @@ export class Kernel implements DeviceHost {
     if (lwp.state !== "sleeping") return;
     this.removeFromSleepQueue(lwp);
     lwp.interrupted = lwp.sleepMode;
+    if (lwp.sleepMode === "nanosleep" && lwp.deadline !== null && lwp.syscall !== null) {
+      writeNanosleepRemainder(lwp, lwp.deadline - this.now());
+    }
     lwp.wchan = null;
     lwp.deadline = null;
     lwp.syscall = null;
@@ -414,9 +428,16 @@ export class Kernel implements DeviceHost {
     return proc;
   }
 
+  /** A hart for user code over `vm` (the `createHart` option, or the interpreter). */
+  createHart(vm: VmSpace): LwpHart {
+    return this.options.createHart?.(vm) ?? new Hart(vm);
+  }
+
   /** Create an LWP in `proc` running on `hart`; the main LWP's tid is the pid. */
-  addLwp(proc: Process, hart: LwpHart, tid: number = this.nextId++): Lwp {
-    const lwp = new Lwp(tid, proc, hart, this.sched.chooseCpu());
+  addLwp(proc: Process, hart: LwpHart, tid: number = this.nextId++, cpu?: number): Lwp {
+    // A thaw passes the saved CPU, so rebuilding LWPs does not draw from the PRNG.
+    const ncpus = this.sched.cpus.length;
+    const lwp = new Lwp(tid, proc, hart, cpu === undefined ? this.sched.chooseCpu() : cpu % ncpus);
     proc.lwps.push(lwp);
     this.lwps.set(tid, lwp);
     this.makeRunnable(lwp);
@@ -477,7 +498,7 @@ export class Kernel implements DeviceHost {
       this.discard(proc);
       throw new SpawnError(opts.path, cause instanceof Error ? cause.message : String(cause), { cause });
     }
-    const hart = new Hart(vm);
+    const hart = this.createHart(vm);
     hart.pc = image.entry >>> 0;
     hart.x[2] = sp | 0;
     this.addLwp(proc, hart, proc.pid);
@@ -521,6 +542,7 @@ export class Kernel implements DeviceHost {
     proc.vm.destroy();
     this.procs.delete(proc.pid);
     if (this.initPid === proc.pid) this.initPid = 0;
+    if (this.tty.pgrp === proc.pgid) this.tty.pgrp = 0;
   }
 
   // ---- tty input -------------------------------------------------------------------------------
@@ -675,6 +697,10 @@ export class Kernel implements DeviceHost {
           this.fault(lwp, SIGSEGV, f === Fault.AccessError ? SEGV_ACCERR : SEGV_MAPERR, lwp.hart.trapValue);
         break;
       }
+      default:
+        // A stop this kernel does not know: treat it as an illegal instruction, never spin.
+        this.fault(lwp, SIGILL, ILL_ILLOPC, lwp.hart.pc);
+        break;
     }
     if (lwp.state !== "runnable" && cpu.current === tid) cpu.current = null;
     return null;
@@ -767,11 +793,18 @@ export class Kernel implements DeviceHost {
   signalIgnored(proc: Process, sig: number): boolean {
     return signalIgnored(proc, sig);
   }
+}
 
-  /** Whether the tty has input waiting (for tests). */
-  get ttyInputChannel(): WaitChannel {
-    return TTY_INPUT_CHAN;
-  }
+/** clock_nanosleep(clock, flags, req, rem): a relative sleep ended early reports what was left in `rem`. */
+function writeNanosleepRemainder(lwp: Lwp, left: number): void {
+  const [, flags, , rem] = lwp.syscall?.args ?? [];
+  if (rem === undefined || rem === 0 || ((flags ?? 0) & 1) !== 0) return;
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  const ns = Math.max(0, left);
+  v.setBigInt64(0, BigInt(Math.floor(ns / 1e9)), true);
+  v.setBigInt64(8, BigInt(ns % 1e9), true);
+  lwp.proc.vm.copyout(rem, b);
 }
 
 function kernelInfo(sig: number): SigInfo {

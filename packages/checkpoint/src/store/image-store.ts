@@ -449,7 +449,13 @@ export class ImageStoreCore implements ImageStore {
           "removed while this image was written",
         );
       }
-      const writer = new PackWriter(this.blobs, marker, this.options.packTargetBytes ?? DEFAULT_PACK_BYTES);
+      const pool = sharedHashPool();
+      const writer = new PackWriter(
+        this.blobs,
+        marker,
+        this.options.packTargetBytes ?? DEFAULT_PACK_BYTES,
+        pool,
+      );
       started = writer;
       const streamed = new Map<number, Map<number, Sha256Hex | null>>();
       let pagesIn = 0;
@@ -487,7 +493,7 @@ export class ImageStoreCore implements ImageStore {
           yield page;
         }
       };
-      const hashed = hashPagesInOrder(accepted(), (page) => page.bytes, sharedHashPool(), {
+      const hashed = hashPagesInOrder(accepted(), (page) => page.bytes, pool, {
         pageSize: PAGE_SIZE,
       });
       for await (const { item: page, digest, bytes } of hashed) {
@@ -503,6 +509,7 @@ export class ImageStoreCore implements ImageStore {
       await writer.flush();
 
       const parentObjects = new Map((parent?.objects ?? []).map((o) => [o.id, o]));
+      const packs = new Set<Sha256Hex>();
       const finalObjects: VmObjectImage[] = draft.objects.map((o) => {
         const entries = new Map<number, Sha256Hex>();
         const base = parentObjects.get(o.id);
@@ -514,19 +521,15 @@ export class ImageStoreCore implements ImageStore {
           if (hash === null) entries.delete(index);
           else entries.set(index, hash);
         }
-        const { inheritFromParent: _ignored, ...rest } = o;
-        return { ...rest, pages: pageMapFrom(entries) };
-      });
-
-      const packs = new Set<Sha256Hex>();
-      for (const o of finalObjects) {
-        for (const hash of pageMapEntries(o.pages).values()) {
+        for (const hash of entries.values()) {
           const pack = writer.written.get(hash) ?? parentIndex.get(hash)?.pack;
           if (pack === undefined)
             throw new NotFoundError(`page ${hash.slice(0, 12)}`, "inherited from a parent that lacks it");
           packs.add(pack);
         }
-      }
+        const { inheritFromParent: _ignored, ...rest } = o;
+        return { ...rest, pages: pageMapFrom(entries) };
+      });
 
       const { objects: _drafts, created, ...restDraft } = draft;
       const manifest: Manifest = {

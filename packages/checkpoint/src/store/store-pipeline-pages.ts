@@ -1,4 +1,5 @@
 import type { HashPool } from "./store-hash-pool.ts";
+import { giveBackBuffer, takeBuffer } from "./store-pipeline-buffers.ts";
 
 export interface HashedPage<T> {
   /** What the caller passed in beside the bytes. */
@@ -28,7 +29,7 @@ interface Batch<T> {
  * Each page is copied once into a batch buffer; full batches go to the pool while the next
  * fills, so hashing runs beside the caller's own work (packing, waiting for writes). At most
  * `batchesAhead + 2` batches exist at once (being filled, being hashed, being handed out),
- * and their buffers are reused.
+ * and their buffers come from and go back to the buffer pool.
  */
 export async function* hashPagesInOrder<T>(
   source: AsyncIterable<T> | Iterable<T>,
@@ -39,7 +40,6 @@ export async function* hashPagesInOrder<T>(
   const { pageSize } = options;
   const batchPages = Math.max(1, options.batchPages ?? 1024);
   const batchesAhead = Math.max(1, options.batchesAhead ?? 2);
-  const spare: Uint8Array[] = [];
   const hashing: Promise<{ batch: Batch<T>; digests: Uint8Array }>[] = [];
   let filling: Batch<T> | undefined;
 
@@ -62,12 +62,12 @@ export async function* hashPagesInOrder<T>(
         bytes: batch.buffer.subarray(i * pageSize, (i + 1) * pageSize),
       };
     }
-    spare.push(batch.buffer);
+    giveBackBuffer(batch.buffer);
   }
 
   for await (const item of source) {
     if (filling === undefined) {
-      filling = { buffer: spare.pop() ?? new Uint8Array(batchPages * pageSize), items: [] };
+      filling = { buffer: takeBuffer(batchPages * pageSize), items: [] };
     }
     filling.buffer.set(bytesOf(item), filling.items.length * pageSize);
     filling.items.push(item);

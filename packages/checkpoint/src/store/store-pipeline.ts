@@ -27,7 +27,8 @@ export interface UploaderOptions {
  * Packs go out in groups: one marker update names every pack of a group, then the group's
  * packs are put. The marker rule of store-markers.ts holds (a pack is named before it is put),
  * the marker costs one request per group instead of one per pack, and marker updates stay in
- * order (each one names a superset of the one before). Memory is bounded: `submit` waits while
+ * order (each names a superset of the one before). The first group is a single pack, so the
+ * backend starts working as early as it can. Memory is bounded: `submit` waits while
  * `groupsInFlight` groups are being written and one more is filling, so at most
  * `(groupsInFlight + 1) * groupSize` packs are held.
  *
@@ -38,7 +39,8 @@ export class PackUploader {
   private readonly groupSize: number;
   private readonly groupsInFlight: number;
   private readonly putsPerGroup: number;
-  private filling: SealedPack[] = [];
+  private filling: Promise<SealedPack>[] = [];
+  private groupsStarted = 0;
   private readonly running = new Set<Promise<void>>();
   /** The last marker update started: the next one waits for it, so updates land in order. */
   private lastMark: Promise<void> = Promise.resolve();
@@ -54,11 +56,17 @@ export class PackUploader {
     this.putsPerGroup = Math.max(1, options.putsPerGroup ?? 2);
   }
 
-  /** Queue a pack. Resolves once there is room for more; throws an earlier failure. */
-  async submit(pack: SealedPack): Promise<void> {
+  /**
+   * Queue a pack, or a pack still being sealed (hashed). Resolves once there is room for more;
+   * throws an earlier failure.
+   */
+  async submit(pack: SealedPack | Promise<SealedPack>): Promise<void> {
     this.throwIfFailed();
-    this.filling.push(pack);
-    if (this.filling.length < this.groupSize) return;
+    const sealing = Promise.resolve(pack);
+    sealing.catch(() => undefined); // awaited when its group starts; this only silences a dropped one
+    this.filling.push(sealing);
+    // The first group is a single pack, so the disk starts working as early as it can.
+    if (this.filling.length < (this.groupsStarted === 0 ? 1 : this.groupSize)) return;
     while (this.running.size >= this.groupsInFlight) await Promise.race(this.running);
     this.throwIfFailed();
     this.startGroup();
@@ -85,14 +93,22 @@ export class PackUploader {
   private startGroup(): void {
     const group = this.filling;
     this.filling = [];
-    const mark = this.lastMark.then(() => {
-      if (this.failure === undefined) return this.marker.add(group.map((p) => p.key));
+    this.groupsStarted++;
+    const sealed = Promise.all(group);
+    sealed.catch(() => undefined); // handled through `mark` below
+    const mark = this.lastMark.then(async () => {
+      const packs = await sealed;
+      if (this.failure === undefined) await this.marker.add(packs.map((p) => p.key));
+      return packs;
     });
-    this.lastMark = mark.catch((error: unknown) => {
-      this.failure ??= { error };
-    });
+    this.lastMark = mark.then(
+      () => undefined,
+      (error: unknown) => {
+        this.failure ??= { error };
+      },
+    );
     const done: Promise<void> = mark
-      .then(() => this.putAll(group))
+      .then((packs) => this.putAll(packs))
       .catch((error: unknown) => {
         this.failure ??= { error };
       })

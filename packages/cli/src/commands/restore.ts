@@ -75,7 +75,12 @@ function cannotRestore(image: string, error: unknown): unknown {
 function hostPaths(manifest: Manifest): Record<string, string> {
   const section = manifest.extensions?.[CLI_EXTENSION];
   const out: Record<string, string> = {};
-  if (typeof section !== "object" || section === null || Array.isArray(section) || section instanceof Uint8Array)
+  if (
+    typeof section !== "object" ||
+    section === null ||
+    Array.isArray(section) ||
+    section instanceof Uint8Array
+  )
     return out;
   const paths = (section as Record<string, unknown>).hostExecutables;
   if (typeof paths !== "object" || paths === null) return out;

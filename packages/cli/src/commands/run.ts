@@ -36,9 +36,15 @@ export interface RunOptions {
 export const CLI_EXTENSION = "vkcCli";
 
 /** `vkc run <elf> [args…]`: run a RISC-V program on a fresh host kernel; resolves its exit status. */
-export async function run(elfPath: string, args: readonly string[], opts: RunOptions, io: CliIO): Promise<number> {
+export async function run(
+  elfPath: string,
+  args: readonly string[],
+  opts: RunOptions,
+  io: CliIO,
+): Promise<number> {
   const elf = await readHostFile(elfPath, "ELF file");
-  const input = opts.input === undefined ? undefined : (await readHostFile(opts.input, "input script")).toString();
+  const input =
+    opts.input === undefined ? undefined : (await readHostFile(opts.input, "input script")).toString();
   const output = openConsole(io, opts.console);
   const guestPath = `/bin/${basename(elfPath)}`;
   const target = new LazyStoreTarget(opts, io, { [guestPath]: resolve(elfPath) });
@@ -95,7 +101,10 @@ export async function runWithCheckpoints(
     throw new CliError("DEADLOCK", `${what}: every thread is asleep and no input can wake it (deadlock)`);
   }
   if (result.reason === "limit") {
-    throw new CliError("LIMIT", `${what}: stopped after ${result.instructions} instructions (--max-instructions)`);
+    throw new CliError(
+      "LIMIT",
+      `${what}: stopped after ${result.instructions} instructions (--max-instructions)`,
+    );
   }
   return result.exitStatus ?? 1;
 }
@@ -183,7 +192,8 @@ export async function readHostFile(path: string, what: string): Promise<Buffer> 
     return await readFile(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (code ?? String(error));
+    const why =
+      code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (code ?? String(error));
     throw new CliError("READ_FAILED", `cannot read ${what} ${path}: ${why}`, { cause: error });
   }
 }

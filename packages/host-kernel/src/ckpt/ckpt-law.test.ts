@@ -12,7 +12,10 @@ import { memoryImages, runToEnd, startGuest, text, thawGuest } from "./ckpt-test
  * (registers, memory pages, map entries, descriptors, virtual clock: kernel-digest.ts).
  */
 
-const PROGRAMS: readonly (readonly [string, readonly string[]])[] = [
+const TTY_INPUT = '300000 "ab"\n900000 "\\u0005c"\n1500000 "q"\n';
+
+/** Programs of the law: name, arguments, scripted tty input. */
+const PROGRAMS: readonly (readonly [string, readonly string[], string?])[] = [
   ["threads", ["4", "1000"]],
   ["sigdemo", []],
   ["pipes", ["64", "threads"]],
@@ -20,6 +23,7 @@ const PROGRAMS: readonly (readonly [string, readonly string[]])[] = [
   ["ckptself", ["200000"]],
   ["primes", ["1000"]],
   ["hello", ["law"]],
+  ["ttyraw", [], TTY_INPUT],
 ];
 
 interface Whole {
@@ -34,8 +38,13 @@ function whole(program: number, cpus: number, seed: number): Promise<Whole> {
   const key = `${program}/${cpus}/${seed}`;
   let run = wholeRuns.get(key);
   if (run === undefined) {
-    const [name, args] = PROGRAMS[program] as (typeof PROGRAMS)[number];
-    const g = startGuest(name, args, { cpus, seed }, memoryImages());
+    const [name, args, input] = PROGRAMS[program] as (typeof PROGRAMS)[number];
+    const g = startGuest(
+      name,
+      args,
+      { cpus, seed, ...(input === undefined ? {} : { input }) },
+      memoryImages(),
+    );
     run = runToEnd(g.kernel).then((result) => ({ out: text(g.chunks), result }));
     wholeRuns.set(key, run);
   }
@@ -62,9 +71,9 @@ describe("the equivalence law", () => {
     await fc.assert(
       fc.asyncProperty(caseArb, async ({ program, cpus, seed, at }) => {
         const w = await whole(program, cpus, seed);
-        const [name, args] = PROGRAMS[program] as (typeof PROGRAMS)[number];
+        const [name, args, input] = PROGRAMS[program] as (typeof PROGRAMS)[number];
         const images = memoryImages();
-        const g = startGuest(name, args, { cpus, seed }, images);
+        const g = startGuest(name, args, { cpus, seed, ...(input === undefined ? {} : { input }) }, images);
         const t = Math.max(1, Math.floor(w.result.instructions * at));
         const stop = await g.kernel.run({ stopAt: t });
         if (stop.reason !== "stopped") return;
@@ -87,9 +96,9 @@ describe("the equivalence law", () => {
     await fc.assert(
       fc.asyncProperty(caseArb, async ({ program, cpus, seed, at }) => {
         const w = await whole(program, cpus, seed);
-        const [name, args] = PROGRAMS[program] as (typeof PROGRAMS)[number];
+        const [name, args, input] = PROGRAMS[program] as (typeof PROGRAMS)[number];
         const images = memoryImages();
-        const g = startGuest(name, args, { cpus, seed }, images);
+        const g = startGuest(name, args, { cpus, seed, ...(input === undefined ? {} : { input }) }, images);
         const stop = await g.kernel.run({ stopAt: Math.max(1, Math.floor(w.result.instructions * at)) });
         if (stop.reason === "stopped") await createStoreTarget(images).checkpoint(g.kernel, g.kernel.initPid);
         const result = await runToEnd(g.kernel);
@@ -106,10 +115,10 @@ describe("the equivalence law", () => {
         fc.array(fc.double({ min: 0.01, max: 0.99, noNaN: true }), { minLength: 2, maxLength: 4 }),
         async ({ program, cpus, seed }, instants) => {
           const w = await whole(program, cpus, seed);
-          const [name, args] = PROGRAMS[program] as (typeof PROGRAMS)[number];
+          const [name, args, input] = PROGRAMS[program] as (typeof PROGRAMS)[number];
           const images = memoryImages();
           const chain = createStoreTarget(images);
-          const g = startGuest(name, args, { cpus, seed }, images);
+          const g = startGuest(name, args, { cpus, seed, ...(input === undefined ? {} : { input }) }, images);
           let last: { id: string; parent: string | null } | null = null;
           const ts = [
             ...new Set(instants.map((f) => Math.max(1, Math.floor(w.result.instructions * f)))),

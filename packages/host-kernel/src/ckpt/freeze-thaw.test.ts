@@ -67,6 +67,22 @@ describe("freeze and thaw", () => {
     expect(kernel.result("stopped").digest).toBe(g.kernel.result("stopped").digest);
   }, 60_000);
 
+  it("thaws onto another CPU count: the same output and exit status", async () => {
+    const whole = startGuest("threads", ["4", "1000"], { cpus: 2, seed: 9 });
+    await runToEnd(whole.kernel);
+    const images = memoryImages();
+    const g = startGuest("threads", ["4", "1000"], { cpus: 2, seed: 9 });
+    await g.kernel.run({ stopAt: 100_000 });
+    const w = await createStoreTarget(images).checkpoint(g.kernel, g.kernel.initPid);
+    for (const cpus of [1, 4]) {
+      const t = await thawGuest(images, w.id, "threads", { cpus }, [...g.chunks]);
+      expect(t.kernel.sched.cpus.length).toBe(cpus);
+      const r = await runToEnd(t.kernel);
+      expect(r.exitStatus).toBe(0);
+      expect(text(t.chunks)).toBe(text(whole.chunks));
+    }
+  }, 60_000);
+
   it("a second checkpoint after dirtying 1% of memory writes about 1% of the pages", async () => {
     const images = memoryImages();
     const written: number[] = [];

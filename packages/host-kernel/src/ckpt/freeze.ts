@@ -61,6 +61,11 @@ export interface FrozenProcess {
 const ZERO = new Uint8Array(PAGE_SIZE);
 
 function isZero(page: Uint8Array): boolean {
+  if (page.byteOffset % 4 === 0 && page.length % 4 === 0) {
+    const words = new Uint32Array(page.buffer, page.byteOffset, page.length / 4);
+    for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
+    return true;
+  }
   for (let i = 0; i < page.length; i++) if (page[i] !== 0) return false;
   return true;
 }
@@ -239,6 +244,16 @@ function lwpState(l: Lwp): LwpStateImage {
   };
 }
 
+/**
+ * The LR/SC reservation `hart` holds, if any: a freeze between an `lr.w` and its `sc.w` must keep
+ * it, or the thawed `sc.w` fails and retries (more instructions than the uninterrupted run).
+ * `ReservationSet` (src/cpu) keeps its map private and has no query, so it is read here.
+ */
+export function reservationOf(l: Lwp): number | null {
+  const byHart = (l.proc.vm.reservations as unknown as { byHart?: Map<object, number> }).byHart;
+  return byHart?.get(l.hart) ?? null;
+}
+
 function lwpImage(l: Lwp, callerTid: number | null): LwpImage {
   const ctx = l.hart.getContext();
   const hart = l.hart;
@@ -255,6 +270,7 @@ function lwpImage(l: Lwp, callerTid: number | null): LwpImage {
     tidAddr: l.tidAddr >>> 0,
     pendingInfo: pendingInfo(l.pendingInfo),
     ckptCaller: l.tid === callerTid,
+    reservation: reservationOf(l),
   };
   const image: LwpImage = {
     tid: l.tid,

@@ -492,6 +492,8 @@ function buildLwp(kernel: Kernel, proc: Process, l: LwpImage, ext: CborMap, retv
   // (same channel, place in the FIFO, deadline, completion rule), so the call completes or
   // restarts exactly as it would have. The model's `state` says the same for other readers.
   if (lwp.state === "sleeping") lwp.syscall = { nr: x[17] as number, args: x.slice(10, 16) };
+  const reservation = intOrNull(ext, "reservation", path, 0, NS);
+  if (reservation !== null) proc.vm.reservations.reserve(hart, reservation);
   if (bool(ext, "ckptCaller", path)) {
     // It froze itself: its sys_checkpoint(FREEZE) returns the restorer's retval.
     hart.x[10] = retval | 0;

@@ -7,7 +7,7 @@ import {
   NO_DECODE,
 } from "./decode-cache.ts";
 
-export const TLB_BITS = 8;
+export const TLB_BITS = 10;
 export const TLB_SIZE = 1 << TLB_BITS;
 export const TLB_MASK = TLB_SIZE - 1;
 
@@ -38,7 +38,11 @@ export class SoftTlb {
   lastDec: DecodedPage = NO_DECODE;
   /** Set by `store` when it overwrote a decoded instruction (translated blocks must stop). */
   storeHitCode = false;
-  /** How a translated block ended early (jit.ts): instructions retired, kind, trap address. */
+  /**
+   * How the last translated block ended (jit.ts): `exitIndex` is -1 if it ran to its end, else
+   * the instructions it retired before stopping for `exitKind` (at `exitAddr` for a misaligned
+   * jump); `iters` is how many times a self-looping block went round.
+   */
   exitIndex = -1;
   iters = 1;
   exitKind = 0;

@@ -174,6 +174,15 @@ describe("tty in the kernel", () => {
     expect(r.time).toBeGreaterThanOrEqual(105_000);
   });
 
+  it("takes the console's initial window size from the options", () => {
+    expect(createKernel({ winsize: { rows: 50, cols: 100 } }).tty.winsize).toEqual({
+      rows: 50,
+      cols: 100,
+      xpixel: 0,
+      ypixel: 0,
+    });
+  });
+
   it("reports a deadlock when a reader waits and no input will come", async () => {
     const k = createKernel();
     k.spawnImage({ path: "/r", argv: ["r"] }, image(new Asm().emit(sys(nr.SYS_read, 0, DATA, 4)).words()));

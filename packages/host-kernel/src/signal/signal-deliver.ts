@@ -3,10 +3,18 @@ import type { Lwp, Process, SigInfo } from "../proc/proc-types.ts";
 import { EINTR } from "../syscall/errno.ts";
 import { SIGCODE_ADDR } from "../vm/vm-types.ts";
 import { onCheckpointSignal } from "./signal-ckpt-hook.ts";
-import { decodeUcontext, encodeFrame, FRAME_SIZE, frameAddress, SIGINFO_SIZE } from "./signal-frame.ts";
+import {
+  altStackFlags,
+  decodeUcontext,
+  encodeFrame,
+  FRAME_SIZE,
+  frameAddress,
+  SIGINFO_SIZE,
+} from "./signal-frame.ts";
 import {
   CANTMASK,
   defaultAction,
+  MINSIGSTKSZ,
   NSIG,
   SA_NODEFER,
   SA_ONSTACK,
@@ -19,6 +27,8 @@ import {
   SIGKILL,
   SIGSEGV,
   SIGSTOP,
+  SS_DISABLE,
+  SS_ONSTACK,
   sigbit,
 } from "./signal-numbers.ts";
 import { forceSignal, type SignalKernel } from "./signal-post.ts";
@@ -153,7 +163,13 @@ export function sigreturn(k: DeliverKernel, lwp: Lwp): void {
     forceSignal(k, lwp, SIGSEGV, { signo: SIGSEGV, code: SEGV_MAPERR, addr: frame, pid: 0, uid: 0 });
     return;
   }
-  const { ctx, mask } = decodeUcontext(uc);
+  const { ctx, mask, stack } = decodeUcontext(uc);
   lwp.hart.setContext(ctx);
   lwp.sigmask = mask & ~CANTMASK;
+  // Like Linux's restore_altstack: uc_stack becomes the altstack again, unless the restored code
+  // runs on the current altstack; an invalid setting is ignored.
+  if (altStackFlags(lwp.altstack, ctx.x[2] ?? 0) !== SS_ONSTACK) {
+    if ((stack.flags & SS_DISABLE) !== 0) lwp.altstack = { sp: 0, size: 0, flags: SS_DISABLE };
+    else if (stack.size >= MINSIGSTKSZ) lwp.altstack = { sp: stack.sp, size: stack.size, flags: 0 };
+  }
 }

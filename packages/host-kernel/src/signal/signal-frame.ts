@@ -67,10 +67,15 @@ export function encodeFrame(info: SigInfo, ctx: HartContext, oldMask: bigint, al
 }
 
 /** Read back what rt_sigreturn restores from a ucontext. */
-export function decodeUcontext(uc: Uint8Array): { ctx: HartContext; mask: bigint } {
+export function decodeUcontext(uc: Uint8Array): { ctx: HartContext; mask: bigint; stack: AltStack } {
   const v = new DataView(uc.buffer, uc.byteOffset, uc.byteLength);
   const x: number[] = [0];
   for (let i = 1; i < 32; i++) x.push(v.getUint32(UC_GREGS + 4 * i, true));
   const mask = BigInt(v.getUint32(UC_SIGMASK, true)) | (BigInt(v.getUint32(UC_SIGMASK + 4, true)) << 32n);
-  return { ctx: { x, pc: v.getUint32(UC_GREGS, true) }, mask };
+  const stack = {
+    sp: v.getUint32(UC_STACK, true),
+    flags: v.getInt32(UC_STACK + 4, true),
+    size: v.getUint32(UC_STACK + 8, true),
+  };
+  return { ctx: { x, pc: v.getUint32(UC_GREGS, true) }, mask, stack };
 }

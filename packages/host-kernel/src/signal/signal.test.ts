@@ -251,3 +251,60 @@ describe("interrupted syscalls", () => {
     expect(u32(k, pid, REC + 0x60)).toBe(0);
   });
 });
+
+describe("signal syscalls: errors and flags", () => {
+  async function results(calls: (number | string)[][], d: Uint8Array = data(0)): Promise<number[]> {
+    const k = createKernel();
+    const a = new Asm();
+    calls.forEach(([n, ...args], i) => {
+      a.emit(sys(n as number, ...args), li(5, REC + 4 * i), sw(10, 5, 0));
+    });
+    a.emit(sys(nr.SYS_exit, 0));
+    const pid = spawn(k, a, d);
+    await k.run();
+    return calls.map((_, i) => u32(k, pid, REC + 4 * i) | 0);
+  }
+
+  it("validates arguments like Linux", async () => {
+    const r = await results([
+      [nr.SYS_rt_sigaction, 9, ACT, 0, 8], // SIGKILL cannot be caught
+      [nr.SYS_rt_sigaction, 65, 0, 0, 8],
+      [nr.SYS_rt_sigaction, SIGUSR1, 0, 0, 4], // sigsetsize must be 8
+      [nr.SYS_rt_sigaction, SIGUSR1, 0x10, 0, 8], // EFAULT
+      [nr.SYS_rt_sigprocmask, 7, MASKS, 0, 8],
+      [nr.SYS_rt_sigprocmask, 7, 0, 0, 8], // how ignored without a set
+      [nr.SYS_kill, 9999, SIGUSR1],
+      [nr.SYS_kill, 1, 0], // probe
+      [nr.SYS_kill, 1, 99],
+      [nr.SYS_tgkill, 1, 9999, SIGUSR1],
+      [nr.SYS_sigaltstack, DATA + 0x200, 0], // size 0 < MINSIGSTKSZ
+    ]);
+    expect(r).toEqual([-22, -22, -22, -14, -22, 0, -3, 0, -22, -3, -12]);
+  });
+
+  it("SA_RESETHAND runs the handler once; SIGKILL and SIGSTOP never enter the mask", async () => {
+    const k = createKernel();
+    const d = data(0, 0x80000000);
+    new DataView(d.buffer).setBigUint64(0x200, (1n << 64n) - 1n, true);
+    const a = new Asm()
+      .emit(la(5, "h"), li(6, ACT), sw(5, 6, 0))
+      .emit(sys(nr.SYS_rt_sigaction, SIGUSR1, ACT, 0, 8))
+      .emit(sys(nr.SYS_rt_sigprocmask, 2, DATA + 0x200, 0, 8))
+      .emit(sys(nr.SYS_rt_sigprocmask, 0, 0, MASKS, 8))
+      .emit(sys(nr.SYS_rt_sigprocmask, 2, DATA + 0x380, 0, 8)) // unblock all (0x380 holds zeros)
+      .emit(sys(nr.SYS_getpid), li(11, SIGUSR1), li(17, nr.SYS_kill), 0x73)
+      .emit(sys(nr.SYS_getpid), li(11, SIGUSR1), li(17, nr.SYS_kill), 0x73)
+      .emit(sys(nr.SYS_exit, 0))
+      .label("h")
+      .emit(li(5, REC + 0x80), lw(6, 5, 0), addi(6, 6, 1), sw(6, 5, 0), jalr(0, 1, 0));
+    const pid = spawn(k, a, d);
+    const r = await k.run();
+    // the second SIGUSR1 found SIG_DFL again: terminate
+    expect(r.exitStatus).toBe(128 + SIGUSR1);
+    expect(u32(k, pid, REC + 0x80)).toBe(1);
+    const mask = (BigInt(u32(k, pid, MASKS + 4)) << 32n) | BigInt(u32(k, pid, MASKS));
+    expect(mask & sigbit(9)).toBe(0n);
+    expect(mask & sigbit(19)).toBe(0n);
+    expect(mask & sigbit(SIGUSR1)).not.toBe(0n);
+  });
+});

@@ -1,4 +1,3 @@
-import { Hart } from "../cpu/hart.ts";
 import type { Kernel } from "../kernel.ts";
 import { NativeHart } from "../native/native-hart.ts";
 import type { Lwp } from "../proc/proc-types.ts";
@@ -50,7 +49,7 @@ export function sys_lwp_create(k: Kernel, lwp: Lwp, a: SyscallArgs): SyscallResu
     k.nextId += 1;
     child = k.addNativeThread(proc, program, role, null, arg, tid);
   } else {
-    const hart = new Hart(proc.vm);
+    const hart = k.createHart(proc.vm);
     hart.pc = entry;
     hart.x[2] = stackTop | 0;
     hart.x[3] = lwp.hart.x[3] as number;

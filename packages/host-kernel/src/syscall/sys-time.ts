@@ -34,7 +34,8 @@ export function sys_clock_gettime64(k: Kernel, lwp: Lwp, a: SyscallArgs): Syscal
 
 /**
  * clock_nanosleep_time64(clock, flags, req, rem): sleep on virtual time until the deadline (a
- * signal ends it early with -EINTR; `rem` is not written).
+ * signal ends it early with -EINTR; for a relative sleep the kernel then writes what was left
+ * to `rem`: see Kernel.interruptSleep).
  */
 export function sys_clock_nanosleep_time64(k: Kernel, lwp: Lwp, a: SyscallArgs): SyscallResult {
   const [clock, flags, reqAddr] = a as [number, number, number];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addi, amoadd_w, beq, blt, jal, li, lw, sw } from "../cpu/test-asm.ts";
+import { add, addi, amoadd_w, beq, blt, jal, li, lw, sw } from "../cpu/test-asm.ts";
 import { createKernel, type Kernel } from "../kernel.ts";
 import { Asm, DATA, image, la, sys } from "../kernel-test-support.ts";
 import * as nr from "./syscall-numbers.ts";
@@ -116,5 +116,63 @@ describe("umtx and time", () => {
     const proc = k.procs.get(pid);
     expect(proc?.lwps.map((l) => l.tid)).toEqual([pid, pid + 1, pid + 2, pid + 3]);
     for (let t = 0; t < 3; t++) expect(u32(k, pid, tids + 4 * t)).toBe(0);
+  });
+});
+
+describe("interrupted sleeps", () => {
+  it("clock_nanosleep ends with EINTR when a handler runs and reports the remainder", async () => {
+    const k = createKernel({ input: '1000000000 "\\u0003"\n' });
+    const req = DATA + 0x200;
+    const rem = DATA + 0x220;
+    const act = DATA + 0x240;
+    const a = new Asm()
+      .emit(la(5, "handler"), li(6, act), sw(5, 6, 0))
+      .emit(sys(nr.SYS_rt_sigaction, 2, act, 0, 8))
+      .emit(li(5, req), li(6, 2), sw(6, 5, 0), sw(0, 5, 4), sw(0, 5, 8), sw(0, 5, 12))
+      .emit(sys(nr.SYS_clock_nanosleep_time64, 1, 0, req, rem), li(5, OUT), sw(10, 5, 0))
+      .emit(sys(nr.SYS_exit, 0))
+      .label("handler")
+      .emit(0x00008067); // ret (jalr x0, ra, 0)
+    const pid = spawnAsm(k, a);
+    const r = await k.run();
+    expect(r.reason).toBe("exited");
+    expect(u32(k, pid, OUT) | 0).toBe(-4);
+    const left = i64(k, pid, rem) * 1e9 + i64(k, pid, rem + 8);
+    expect(left).toBeGreaterThan(1_000_000_000);
+    expect(left).toBeLessThanOrEqual(1_000_000_100); // 2 s from t≈33 ns, interrupted at exactly 1 s
+  });
+});
+
+describe("umtx_wakeup", () => {
+  it("wakes up to `count` sleepers in FIFO order and returns how many", async () => {
+    const k = createKernel();
+    const word = DATA;
+    const order = DATA + 0x40;
+    const b = new Asm();
+    for (let t = 0; t < 3; t++) {
+      b.emit(la(10, "sleeper"), li(11, DATA + 0x8000 + t * 0x1000), li(12, 0), li(13, t + 1), li(14, 0)).emit(
+        li(17, nr.SYS_lwp_create),
+        0x73,
+      );
+    }
+    // let the sleepers run and block, then wake one, then all
+    b.emit(sys(nr.SYS_sched_yield), sys(nr.SYS_sched_yield), sys(nr.SYS_sched_yield))
+      .emit(sys(nr.SYS_umtx_wakeup, word, 1), li(5, OUT), sw(10, 5, 0))
+      .emit(sys(nr.SYS_sched_yield))
+      .emit(sys(nr.SYS_umtx_wakeup, word, 0), li(5, OUT), sw(10, 5, 4))
+      .emit(sys(nr.SYS_sched_yield), sys(nr.SYS_sched_yield), sys(nr.SYS_sched_yield))
+      .emit(sys(nr.SYS_umtx_wakeup, word, 0), li(5, OUT), sw(10, 5, 8))
+      .emit(sys(nr.SYS_exit_group, 0));
+    // sleeper(n): sleep on the word, then append n to the order log
+    b.label("sleeper")
+      .emit(addi(18, 10, 0))
+      .emit(sys(nr.SYS_umtx_sleep, word, 0, 0))
+      .emit(li(5, order), li(6, 4), amoadd_w(7, 5, 6), add(7, 7, 5), sw(18, 7, 4))
+      .emit(sys(nr.SYS_exit, 0));
+    const pid = k.spawnImage({ path: "/t", argv: ["t"] }, image(b.words()));
+    const r = await k.run();
+    expect(r.reason).toBe("exited");
+    expect([u32(k, pid, OUT), u32(k, pid, OUT + 4), u32(k, pid, OUT + 8)]).toEqual([1, 2, 0]);
+    expect([u32(k, pid, order + 4), u32(k, pid, order + 8), u32(k, pid, order + 12)]).toEqual([1, 2, 3]);
   });
 });

@@ -408,17 +408,13 @@ export class VmSpace implements MemoryTranslator {
           flags: ENTRY_ANON,
           fixed: true,
         });
-        this.mergeAdjacentHeap();
+        this.mergeAdjacent();
       }
     } else if (newEnd < oldEnd) {
       this.unmap(newEnd, oldEnd - newEnd);
     }
     this.brk = want;
     return want;
-  }
-
-  private mergeAdjacentHeap(): void {
-    this.mergeAdjacent();
   }
 
   // ---- kernel access to user memory -----------------------------------------------------------

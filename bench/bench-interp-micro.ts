@@ -112,8 +112,8 @@ function runOnQemu(file: string): number | undefined {
   return (performance.now() - t0) / 1000;
 }
 
-export const interpreterBenchmark: Benchmark = {
-  name: "interpreter",
+export const interpreterMicroBenchmark: Benchmark = {
+  name: "interpreter-micro",
   async run(): Promise<BenchRow[]> {
     const dir = mkdtempSync(join(tmpdir(), "vkc-bench-"));
     const rows: BenchRow[] = [];
@@ -131,7 +131,7 @@ export const interpreterBenchmark: Benchmark = {
           const vkc = runOnVkc(bytes, jit);
           const mips = vkc.retired / vkc.seconds / 1e6;
           const row: BenchRow = {
-            name: `${jit ? "translated blocks" : "interpreter"}: ${name}`,
+            name: `micro, ${jit ? "translated blocks" : "interpreter"}: ${name}`,
             value: mips,
             unit: "MIPS",
           };
@@ -151,8 +151,3 @@ export const interpreterBenchmark: Benchmark = {
     return rows;
   },
 };
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const { formatTable } = await import("./harness.ts");
-  process.stdout.write(`${formatTable(await interpreterBenchmark.run())}\n`);
-}

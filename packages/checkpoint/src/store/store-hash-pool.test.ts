@@ -1,0 +1,60 @@
+import { createHash, randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { isAllZero } from "./store-hash.ts";
+import { HashPool } from "./store-hash-pool.ts";
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest();
+
+describe("HashPool", () => {
+  for (const size of [0, 1, 2]) {
+    it(`hashes pages and whole values like node:crypto (${size} workers)`, async () => {
+      const pool = new HashPool(size);
+      const data = new Uint8Array(randomBytes(4096 * 5));
+      const expected = Array.from({ length: 5 }, (_, i) => sha(data.subarray(i * 4096, (i + 1) * 4096)));
+      const copy = data.slice();
+      const { data: back, digests } = await pool.pageDigests(data, 4096);
+      expect(Buffer.from(back).equals(Buffer.from(copy))).toBe(true);
+      expect(Buffer.from(digests).equals(Buffer.concat(expected))).toBe(true);
+
+      // the caller gives its buffers up until the answer comes: expectations are taken first
+      const head = new Uint8Array([1, 2, 3]);
+      const whole = createHash("sha256").update(head).update(copy).digest("hex");
+      const kept = copy.slice();
+      const { hex, parts } = await pool.digestHex([head, copy]);
+      expect(hex).toBe(whole);
+      expect(Buffer.from(parts[1]!).equals(Buffer.from(kept))).toBe(true);
+    });
+  }
+
+  it("copies a view it cannot give away, leaving the caller's buffer intact", async () => {
+    const pool = new HashPool(1);
+    const big = new Uint8Array(randomBytes(3 * 4096));
+    const view = big.subarray(4096, 8192); // part of a larger buffer: must not be transferred
+    const { digests } = await pool.pageDigests(view, 4096);
+    expect(big.byteLength).toBe(3 * 4096);
+    expect(Buffer.from(digests).equals(sha(big.subarray(4096, 8192)))).toBe(true);
+  });
+
+  it("runs many jobs at once and answers each with its own result", async () => {
+    const pool = new HashPool(2);
+    const values = Array.from({ length: 20 }, (_, i) => new Uint8Array(1000 + i).fill(i));
+    const results = await Promise.all(values.map((v) => pool.digestHex([v.slice()])));
+    expect(results.map((r) => r.hex)).toEqual(values.map((v) => sha(v).toString("hex")));
+  });
+});
+
+describe("isAllZero", () => {
+  it("finds a single set byte anywhere, aligned or not", () => {
+    const buffer = new Uint8Array(4096 + 3);
+    for (const offset of [0, 1, 3]) {
+      const view = buffer.subarray(offset, offset + 4096);
+      expect(isAllZero(view)).toBe(true);
+      for (const at of [0, 7, 8, 2047, 4095]) {
+        view[at] = 0x80;
+        expect(isAllZero(view)).toBe(false);
+        view[at] = 0;
+      }
+    }
+    expect(isAllZero(new Uint8Array(0))).toBe(true);
+  });
+});
