@@ -60,6 +60,12 @@ Examples:
   program
     .command("demo")
     .description("run the guided tour of what vkc does")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ vkc demo                          checkpoint a program, kill it, restore it, compare the output`,
+    )
     .action(async () => {
       const { demo } = await import("./commands/demo.ts");
       setStatus(await demo({ io }));
@@ -75,7 +81,11 @@ Examples:
     .option("--seed <n>", "scheduler seed", intOption("--seed", 0, 0xffffffff), 1)
     .option("--console <file>", "write the guest console to FILE instead of stdout")
     .option("--input <script>", "tty input at virtual times (lines: <time> <JSON string>)")
-    .option("--max-instructions <n>", "stop after N instructions", intOption("--max-instructions", 1, Number.MAX_SAFE_INTEGER))
+    .option(
+      "--max-instructions <n>",
+      "stop after N instructions",
+      intOption("--max-instructions", 1, Number.MAX_SAFE_INTEGER),
+    )
     .option("--json", "print vkc's events and results as JSON lines on stdout")
     .option("--store <url>", "image store for checkpoints (default: VKC_STORE, else the data dir)")
     .option("--checkpoint-at <n,...>", "checkpoint at these total virtual instruction counts", instantsOption)
@@ -116,6 +126,23 @@ Examples:
     });
 
   registerImageCommands(program, { io, setStatus });
+
+  program
+    .command("completion")
+    .description("print a shell completion script for vkc (bash or zsh)")
+    .argument("<shell>", "bash or zsh")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ source <(vkc completion bash)                 complete vkc in this bash session
+  $ vkc completion bash > ~/.local/share/bash-completion/completions/vkc
+  $ source <(vkc completion zsh)                  the same for zsh`,
+    )
+    .action(async (shell: string) => {
+      const { completion } = await import("./commands/completion.ts");
+      setStatus(completion(shell, program, io));
+    });
 
   return program;
 }

@@ -7,12 +7,50 @@ export interface ConsoleOutput {
   close(): Promise<void>;
 }
 
-export function openConsole(io: CliIO, file: string | undefined): ConsoleOutput {
+/**
+ * The guest's console is a terminal: its tty turns "\n" into "\r\n" (ONLCR). Shown on a real
+ * terminal that is right; written to a file or a pipe, vkc renders it as text lines, as
+ * `script -q` users would expect, by turning "\r\n" back into "\n".
+ */
+export class NewlineRenderer {
+  private pendingCR = false;
+
+  render(bytes: Uint8Array): Uint8Array {
+    const out: number[] = [];
+    for (const b of bytes) {
+      if (this.pendingCR) {
+        this.pendingCR = false;
+        if (b !== 0x0a) out.push(0x0d);
+      }
+      if (b === 0x0d) this.pendingCR = true;
+      else out.push(b);
+    }
+    return Uint8Array.from(out);
+  }
+
+  /** A lone "\r" still held back at the end of output. */
+  flush(): Uint8Array {
+    const rest = this.pendingCR ? Uint8Array.of(0x0d) : new Uint8Array(0);
+    this.pendingCR = false;
+    return rest;
+  }
+}
+
+export function openConsole(
+  io: CliIO,
+  file: string | undefined,
+  { terminal = file === undefined && process.stdout.isTTY === true }: { terminal?: boolean } = {},
+): ConsoleOutput {
+  const renderer = terminal ? undefined : new NewlineRenderer();
+  const render = (bytes: Uint8Array) => (renderer ? renderer.render(bytes) : bytes);
   if (file === undefined) {
     const decoder = new TextDecoder();
     return {
-      write: (bytes) => io.out(decoder.decode(bytes, { stream: true })),
-      close: async () => {},
+      write: (bytes) => io.out(decoder.decode(render(bytes), { stream: true })),
+      close: async () => {
+        const rest = decoder.decode(renderer?.flush() ?? new Uint8Array(0));
+        if (rest) io.out(rest);
+      },
     };
   }
   const stream: WriteStream = createWriteStream(file);
@@ -22,10 +60,12 @@ export function openConsole(io: CliIO, file: string | undefined): ConsoleOutput 
   });
   return {
     write: (bytes) => {
-      stream.write(bytes);
+      stream.write(render(bytes));
     },
     close: () =>
       new Promise((resolve, reject) => {
+        const rest = renderer?.flush();
+        if (rest?.length) stream.write(rest);
         stream.end(() => (failure ? reject(failure) : resolve()));
       }),
   };

@@ -19,8 +19,6 @@ interface GuestCase {
 const cases: GuestCase[] = existsSync(join(GUEST, "expected", "cases.json"))
   ? (JSON.parse(readFileSync(join(GUEST, "expected", "cases.json"), "utf8")) as { cases: GuestCase[] }).cases
   : [];
-/** ckptself needs sys_checkpoint (the freeze/thaw issue). */
-const NEEDS_CHECKPOINT = new Set(["ckptself"]);
 
 async function runGuest(
   program: string,
@@ -36,7 +34,7 @@ async function runGuest(
 }
 
 describe("guest programs", () => {
-  const runnable = cases.filter((c) => c.runsUnder.includes("vkc") && !NEEDS_CHECKPOINT.has(c.name));
+  const runnable = cases.filter((c) => c.runsUnder.includes("vkc"));
   it("has guest programs to run", () => {
     expect(runnable.length).toBeGreaterThan(5);
   });

@@ -2,7 +2,9 @@ import { failCheckpoints, serviceCheckpoints } from "./ckpt/ckpt-service.ts";
 import type { CheckpointRequest, CheckpointTarget } from "./ckpt/ckpt-types.ts";
 import { Fault, Stop } from "./cpu/cpu-types.ts";
 import { Hart } from "./cpu/hart.ts";
+import type { BridgeRegistry } from "./dev/bridge-registry.ts";
 import { type InputEvent, parseInputScript } from "./dev/input-script.ts";
+import { TapDevices } from "./dev/tap-devices.ts";
 import { NullDevice, Tty } from "./dev/tty.ts";
 import { KernelOptionError, SpawnError } from "./errors.ts";
 import { FdTable, newOpenFile } from "./fs/fd-table.ts";
@@ -82,6 +84,11 @@ export interface KernelOptions {
   natives?: Readonly<Record<string, NativeProgram>>;
   /** Extra device nodes (e.g. tap devices): [path, node]. */
   devices?: Iterable<readonly [string, DeviceNode]>;
+  /**
+   * Network: the bridges tap devices plug into. The kernel mounts `/dev/tap0..N-1` and `/dev/tap`
+   * (clone) for them, delivers frames at round boundaries, and skips idle time to the next frame.
+   */
+  network?: { bridges: BridgeRegistry; taps?: number };
   /** CLOCK_REALTIME at virtual time 0, in seconds since 1970 (default 2011-07-15T00:00:00Z). */
   realtimeEpoch?: number;
   /** The console's initial window size (default 24 x 80); a host terminal's, for example. */
@@ -182,6 +189,9 @@ export class Kernel implements DeviceHost {
   readonly sigcode: VmObject;
   private readonly consoleSink: ConsoleSink;
   private inputWaiter: (() => void) | null = null;
+  /** The network (see KernelOptions.network); null without one. */
+  readonly bridges: BridgeRegistry | null = null;
+  readonly taps: TapDevices | null = null;
   /** The configured checkpoint target (null: FREEZE writes nothing and returns 0). */
   checkpointTarget: CheckpointTarget | null;
   /** Checkpoints to take between slices (src/ckpt/ckpt-service.ts). */
@@ -218,6 +228,11 @@ export class Kernel implements DeviceHost {
     this.vfs.registerDevice("/dev/console", this.tty);
     this.vfs.registerDevice("/dev/null", new NullDevice());
     for (const [path, node] of options.devices ?? []) this.vfs.registerDevice(path, node);
+    if (options.network) {
+      this.bridges = options.network.bridges;
+      this.taps = new TapDevices(this.bridges);
+      for (const [path, node] of this.taps.devNodes(options.network.taps)) this.vfs.registerDevice(path, node);
+    }
     const files = options.files ?? {};
     const entries = files instanceof Map ? [...files.entries()] : Object.entries(files);
     for (const [path, bytes] of entries) this.vfs.writeFile(path, bytes as Uint8Array, true);
@@ -586,9 +601,12 @@ export class Kernel implements DeviceHost {
       }
       if (this.checkpointRequests.length > 0) await serviceCheckpoints(this);
       if (outcome === "wait-input") {
-        await new Promise<void>((resolve) => {
-          this.inputWaiter = resolve;
-        });
+        await Promise.race([
+          new Promise<void>((resolve) => {
+            this.inputWaiter = resolve;
+          }),
+          ...(this.bridges?.hasLivePorts() ? [this.bridges.waitForLiveInput()] : []),
+        ]);
         this.inputWaiter = null;
       } else if (outcome !== null) {
         return this.result(outcome);
@@ -728,19 +746,22 @@ export class Kernel implements DeviceHost {
     const now = this.sched.roundStart;
     this.fireTimers(now);
     this.deliverInputUntil(now);
+    this.bridges?.poll(now);
     if (this.sched.anyRunnable() || !this.liveProcesses()) return null;
     let next = Infinity;
     for (const l of this.lwps.values())
       if (l.state === "sleeping" && l.deadline !== null) next = Math.min(next, l.deadline);
     const input = this.inputQueue[0];
     if (input !== undefined) next = Math.min(next, input.at);
+    next = Math.min(next, this.bridges?.nextEventTime() ?? Infinity);
     if (next !== Infinity) {
       if (next > now) this.sched.roundStart = next;
       this.fireTimers(this.sched.roundStart);
       this.deliverInputUntil(this.sched.roundStart);
+      this.bridges?.poll(this.sched.roundStart);
       return null;
     }
-    return this.liveInput ? "wait-input" : "deadlock";
+    return this.liveInput || this.bridges?.hasLivePorts() ? "wait-input" : "deadlock";
   }
 
   private fireTimers(now: number): void {

@@ -48,7 +48,7 @@ import {
 } from "./store-keys.ts";
 import { MarkerHandle, newToken } from "./store-markers.ts";
 import { PackWriter } from "./store-pack-writer.ts";
-import { hashPagesInOrder } from "./store-pipeline-pages.ts";
+import { hashPageBatches } from "./store-pipeline-pages.ts";
 import { countingStore, emptyStats, type StoreStats, statsDelta } from "./store-stats.ts";
 import { verifyImages } from "./store-verify.ts";
 
@@ -440,7 +440,9 @@ export class ImageStoreCore implements ImageStore {
       throw new InvalidArgumentError("draft.objects", "duplicate object id");
 
     const marker = new MarkerHandle(this.blobs, writeKey(newToken(this.now())), this.now);
-    await marker.add([...(parent?.packs ?? []).map(packKey), ...manifestBlobKeys(draft)]);
+    // The marker is first stored when it has something to protect: here, or with the first pack.
+    const reused = [...(parent?.packs ?? []).map(packKey), ...manifestBlobKeys(draft)];
+    if (reused.length > 0) await marker.add(reused);
     let started: PackWriter | undefined;
     try {
       if (parentId !== undefined && !(await this.blobs.has(manifestKey(parentId)))) {
@@ -463,48 +465,53 @@ export class ImageStoreCore implements ImageStore {
       let pagesDeduped = 0;
       let zeroPages = 0;
 
-      // Stage 1, here: check each page and drop zero pages. Stage 2, on the hash pool: digests,
-      // a batch at a time, in order. Stage 3, below: dedup and packing; the pack writer puts
-      // full packs in the background. Each stage runs while the next one works.
-      const accepted = async function* (): AsyncGenerator<PageWrite> {
-        for await (const page of pages) {
-          const object = objects.get(page.objectId);
-          const what = `page ${page.pageIndex} of object ${page.objectId}`;
-          if (object === undefined) throw new InvalidArgumentError(what, "object not in the draft");
-          if (!Number.isInteger(page.pageIndex) || page.pageIndex < 0 || page.pageIndex >= object.size) {
-            throw new InvalidArgumentError(what, `outside the object's ${object.size} pages`);
-          }
-          if (page.bytes.length !== PAGE_SIZE) {
-            throw new InvalidArgumentError(what, `expected ${PAGE_SIZE} bytes, got ${page.bytes.length}`);
-          }
-          let map = streamed.get(page.objectId);
-          if (map === undefined) {
-            map = new Map();
-            streamed.set(page.objectId, map);
-          }
-          if (map.has(page.pageIndex)) throw new InvalidArgumentError(what, "streamed twice");
-          if (isAllZero(page.bytes)) {
-            map.set(page.pageIndex, null);
-            zeroPages++;
+      // Stage 1 (`accept`): check each page and drop zero pages. Stage 2, on the hash pool:
+      // digests, a batch at a time, in order. Stage 3 (the loop): dedup and packing, while the
+      // pack writer puts full packs in the background. The stages run at the same time.
+      const accept = (page: PageWrite): Uint8Array | undefined => {
+        const object = objects.get(page.objectId);
+        const what = `page ${page.pageIndex} of object ${page.objectId}`;
+        if (object === undefined) throw new InvalidArgumentError(what, "object not in the draft");
+        if (!Number.isInteger(page.pageIndex) || page.pageIndex < 0 || page.pageIndex >= object.size) {
+          throw new InvalidArgumentError(what, `outside the object's ${object.size} pages`);
+        }
+        if (page.bytes.length !== PAGE_SIZE) {
+          throw new InvalidArgumentError(what, `expected ${PAGE_SIZE} bytes, got ${page.bytes.length}`);
+        }
+        let map = streamed.get(page.objectId);
+        if (map === undefined) {
+          map = new Map();
+          streamed.set(page.objectId, map);
+        }
+        if (map.has(page.pageIndex)) throw new InvalidArgumentError(what, "streamed twice");
+        if (isAllZero(page.bytes)) {
+          map.set(page.pageIndex, null);
+          zeroPages++;
+          return undefined;
+        }
+        map.set(page.pageIndex, ""); // its hash arrives in stage 3
+        pagesIn++;
+        return page.bytes;
+      };
+      for await (const batch of hashPageBatches(pages, accept, pool, { pageSize: PAGE_SIZE })) {
+        const { items, digests, pages: bytes } = batch;
+        const hexes = Buffer.from(digests.buffer, digests.byteOffset, digests.byteLength).toString("hex");
+        for (let i = 0; i < items.length; i++) {
+          const page = items[i]!;
+          const hex = hexes.slice(i * 64, i * 64 + 64);
+          streamed.get(page.objectId)!.set(page.pageIndex, hex);
+          if (parentIndex.has(hex) || writer.holds(hex)) {
+            pagesDeduped++;
             continue;
           }
-          map.set(page.pageIndex, ""); // its hash arrives in stage 3
-          pagesIn++;
-          yield page;
+          const full = writer.add(
+            digests.subarray(i * 32, i * 32 + 32),
+            hex,
+            bytes.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE),
+          );
+          pagesWritten++;
+          if (full !== undefined) await full;
         }
-      };
-      const hashed = hashPagesInOrder(accepted(), (page) => page.bytes, pool, {
-        pageSize: PAGE_SIZE,
-      });
-      for await (const { item: page, digest, bytes } of hashed) {
-        const hex = Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString("hex");
-        streamed.get(page.objectId)!.set(page.pageIndex, hex);
-        if (parentIndex.has(hex) || writer.holds(hex)) {
-          pagesDeduped++;
-          continue;
-        }
-        await writer.add(digest, hex, bytes);
-        pagesWritten++;
       }
       await writer.flush();
 

@@ -46,8 +46,12 @@ export class PackWriter {
     return this.held.has(hex);
   }
 
-  /** Add a blob (copied). Seals and queues a full pack, waiting when too many are in flight. */
-  async add(hash: Uint8Array, hex: Sha256Hex, bytes: Uint8Array): Promise<void> {
+  /**
+   * Add a blob (copied). When that fills the pack, seals and queues it and returns a promise to
+   * await (it waits while too many packs are in flight); otherwise returns nothing, so the
+   * caller's loop pays for no async step per blob.
+   */
+  add(hash: Uint8Array, hex: Sha256Hex, bytes: Uint8Array): Promise<void> | undefined {
     this.reserve(bytes.length);
     this.payload.set(bytes, this.payloadLength);
     this.payloadLength += bytes.length;
@@ -55,7 +59,7 @@ export class PackWriter {
     this.lengths.push(bytes.length);
     this.hexes.push(hex);
     this.held.add(hex);
-    if (this.payloadLength >= this.targetBytes) await this.uploader.submit(this.seal());
+    return this.payloadLength >= this.targetBytes ? this.uploader.submit(this.seal()) : undefined;
   }
 
   /** Write the pending blobs as a last pack and wait for every pack to be stored. */

@@ -7,7 +7,7 @@
  * seconds, so an idle process holds nothing.
  */
 
-const MAX_POOLED_BYTES = 64 * 1024 * 1024;
+const MAX_POOLED_BYTES = 128 * 1024 * 1024;
 const IDLE_RELEASE_MS = 3000;
 
 const pooled = new Map<number, Uint8Array[]>();

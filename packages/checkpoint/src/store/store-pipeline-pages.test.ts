@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { HashPool } from "./store-hash-pool.ts";
-import { hashPagesInOrder } from "./store-pipeline-pages.ts";
+import { hashPageBatches } from "./store-pipeline-pages.ts";
 
 const PAGE = 64;
 
@@ -9,7 +9,9 @@ function page(n: number): Uint8Array {
   return new Uint8Array(PAGE).fill(n & 0xff).map((b, i) => (b + i * n) & 0xff);
 }
 
-describe("hashPagesInOrder", () => {
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+describe("hashPageBatches", () => {
   for (const [batchPages, count] of [
     [4, 0],
     [4, 3],
@@ -20,20 +22,47 @@ describe("hashPagesInOrder", () => {
     it(`hands back ${count} pages in order with their digests (batches of ${batchPages})`, async () => {
       const items = Array.from({ length: count }, (_, i) => ({ n: i + 1, bytes: page(i + 1) }));
       const seen: number[] = [];
-      for await (const { item, digest, bytes } of hashPagesInOrder(items, (i) => i.bytes, new HashPool(1), {
+      const batches = hashPageBatches(items, (i) => i.bytes, new HashPool(1), {
         pageSize: PAGE,
         batchPages,
         batchesAhead: 2,
-      })) {
-        seen.push(item.n);
-        expect(Buffer.from(bytes).equals(Buffer.from(item.bytes))).toBe(true);
-        expect(Buffer.from(digest).toString("hex")).toBe(
-          createHash("sha256").update(item.bytes).digest("hex"),
-        );
+      });
+      for await (const { items: got, digests, pages } of batches) {
+        expect(got.length).toBeLessThanOrEqual(batchPages);
+        got.forEach((item, k) => {
+          seen.push(item.n);
+          expect(Buffer.from(pages.subarray(k * PAGE, (k + 1) * PAGE)).equals(Buffer.from(item.bytes))).toBe(
+            true,
+          );
+          expect(Buffer.from(digests.subarray(k * 32, k * 32 + 32)).toString("hex")).toBe(sha(item.bytes));
+        });
       }
       expect(seen).toEqual(items.map((i) => i.n));
     });
   }
+
+  it("skips what accept refuses and passes on what it throws", async () => {
+    const items = Array.from({ length: 10 }, (_, i) => ({ n: i, bytes: page(i + 1) }));
+    const seen: number[] = [];
+    const accept = (i: { n: number; bytes: Uint8Array }) => (i.n % 3 === 0 ? undefined : i.bytes);
+    for await (const batch of hashPageBatches(items, accept, new HashPool(0), {
+      pageSize: PAGE,
+      batchPages: 2,
+    }))
+      seen.push(...batch.items.map((i) => i.n));
+    expect(seen).toEqual([1, 2, 4, 5, 7, 8]);
+
+    const refusing = (i: { n: number; bytes: Uint8Array }) => {
+      if (i.n === 4) throw new Error("page 4 refused");
+      return i.bytes;
+    };
+    const run = async () => {
+      for await (const _ of hashPageBatches(items, refusing, new HashPool(1), { pageSize: PAGE })) {
+        // drain
+      }
+    };
+    await expect(run()).rejects.toThrow("page 4 refused");
+  });
 
   it("passes on the source's error", async () => {
     async function* failing() {
@@ -41,9 +70,7 @@ describe("hashPagesInOrder", () => {
       throw new Error("source broke");
     }
     const run = async () => {
-      for await (const _ of hashPagesInOrder(failing(), (i) => i.bytes, new HashPool(0), {
-        pageSize: PAGE,
-      })) {
+      for await (const _ of hashPageBatches(failing(), (i) => i.bytes, new HashPool(0), { pageSize: PAGE })) {
         // drain
       }
     };

@@ -1,13 +1,14 @@
 import type { HashPool } from "./store-hash-pool.ts";
 import { giveBackBuffer, takeBuffer } from "./store-pipeline-buffers.ts";
 
-export interface HashedPage<T> {
-  /** What the caller passed in beside the bytes. */
-  readonly item: T;
-  /** SHA-256 of the page (a view, valid until the next page is taken). */
-  readonly digest: Uint8Array;
-  /** The page's bytes (a view, valid until the next page is taken: copy what you keep). */
-  readonly bytes: Uint8Array;
+/** A batch of pages with their digests, in the order they came. */
+export interface HashedBatch<T> {
+  /** The accepted items, in order. */
+  readonly items: readonly T[];
+  /** SHA-256 of item `i` at `digests[32 * i .. 32 * i + 32)`; the array is the caller's to keep. */
+  readonly digests: Uint8Array;
+  /** The bytes of item `i` at `pages[pageSize * i ..]`: valid until the next batch is taken. */
+  readonly pages: Uint8Array;
 }
 
 export interface PageHashingOptions {
@@ -24,58 +25,57 @@ interface Batch<T> {
 }
 
 /**
- * Hash a stream of equal-sized pages on the pool, in batches, handing them back in order.
+ * Hash a stream of equal-sized pages on the pool, a batch at a time, handing batches back in
+ * order. `accept` sees every item first: it returns the bytes to hash, or `undefined` to skip
+ * the item (and may throw to refuse the stream).
  *
- * Each page is copied once into a batch buffer; full batches go to the pool while the next
- * fills, so hashing runs beside the caller's own work (packing, waiting for writes). At most
- * `batchesAhead + 2` batches exist at once (being filled, being hashed, being handed out),
- * and their buffers come from and go back to the buffer pool.
+ * Each accepted page is copied once into a batch buffer; full batches go to the pool while the
+ * next fills, so hashing runs beside the caller's own work (packing, waiting for writes).
+ * Batches rather than pages come out because every async step costs about as much as hashing
+ * a page does. At most `batchesAhead + 2` batch buffers exist at once (filling, hashing, handed
+ * out), and they come from and go back to the buffer pool.
  */
-export async function* hashPagesInOrder<T>(
+export async function* hashPageBatches<T>(
   source: AsyncIterable<T> | Iterable<T>,
-  bytesOf: (item: T) => Uint8Array,
+  accept: (item: T) => Uint8Array | undefined,
   pool: HashPool,
   options: PageHashingOptions,
-): AsyncGenerator<HashedPage<T>> {
+): AsyncGenerator<HashedBatch<T>> {
   const { pageSize } = options;
   const batchPages = Math.max(1, options.batchPages ?? 1024);
   const batchesAhead = Math.max(1, options.batchesAhead ?? 2);
-  const hashing: Promise<{ batch: Batch<T>; digests: Uint8Array }>[] = [];
+  const hashing: { done: Promise<HashedBatch<T>>; ready: boolean }[] = [];
   let filling: Batch<T> | undefined;
 
   const send = (batch: Batch<T>) => {
     const used = batch.buffer.subarray(0, batch.items.length * pageSize);
-    const done = pool.pageDigests(used, pageSize).then(({ data, digests }) => {
-      batch.buffer = new Uint8Array(data.buffer, 0, data.buffer.byteLength); // back from the worker
-      return { batch, digests };
+    const entry = { done: undefined as unknown as Promise<HashedBatch<T>>, ready: false };
+    entry.done = pool.pageDigests(used, pageSize).then(({ data, digests }) => {
+      entry.ready = true;
+      return { items: batch.items, digests, pages: data };
     });
-    done.catch(() => undefined); // awaited in order below; this only silences an abandoned batch
-    hashing.push(done);
+    entry.done.catch(() => undefined); // awaited in order below; this only silences an abandoned batch
+    hashing.push(entry);
   };
 
-  async function* handOut(): AsyncGenerator<HashedPage<T>> {
-    const { batch, digests } = await hashing.shift()!;
-    for (let i = 0; i < batch.items.length; i++) {
-      yield {
-        item: batch.items[i]!,
-        digest: digests.subarray(i * 32, i * 32 + 32),
-        bytes: batch.buffer.subarray(i * pageSize, (i + 1) * pageSize),
-      };
-    }
-    giveBackBuffer(batch.buffer);
+  async function* handOut(): AsyncGenerator<HashedBatch<T>> {
+    const batch = await hashing.shift()!.done;
+    yield batch;
+    giveBackBuffer(new Uint8Array(batch.pages.buffer)); // the whole buffer, back from the pool
   }
 
   for await (const item of source) {
-    if (filling === undefined) {
-      filling = { buffer: takeBuffer(batchPages * pageSize), items: [] };
-    }
-    filling.buffer.set(bytesOf(item), filling.items.length * pageSize);
+    const bytes = accept(item);
+    if (bytes === undefined) continue;
+    if (filling === undefined) filling = { buffer: takeBuffer(batchPages * pageSize), items: [] };
+    filling.buffer.set(bytes, filling.items.length * pageSize);
     filling.items.push(item);
     if (filling.items.length < batchPages) continue;
     send(filling);
     filling = undefined;
-    while (hashing.length > batchesAhead) yield* handOut();
+    // Hand out what is hashed already, and wait when too many batches are out.
+    while (hashing.length > batchesAhead || hashing[0]?.ready === true) yield* handOut();
   }
-  if (filling !== undefined && filling.items.length > 0) send(filling);
+  if (filling !== undefined) send(filling);
   while (hashing.length > 0) yield* handOut();
 }

@@ -13,7 +13,7 @@ export interface SealedPack {
 }
 
 export interface UploaderOptions {
-  /** Packs named by one marker update and then put together (default 4). */
+  /** Packs named by one marker update and then put together (default 8). */
   readonly groupSize?: number;
   /** Groups being marked or put at once; `submit` waits for room (default 2). */
   readonly groupsInFlight?: number;
@@ -51,7 +51,7 @@ export class PackUploader {
     private readonly marker: MarkerHandle,
     options: UploaderOptions = {},
   ) {
-    this.groupSize = Math.max(1, options.groupSize ?? 4);
+    this.groupSize = Math.max(1, options.groupSize ?? 8);
     this.groupsInFlight = Math.max(1, options.groupsInFlight ?? 2);
     this.putsPerGroup = Math.max(1, options.putsPerGroup ?? 2);
   }

@@ -5,12 +5,11 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import {
+  type BlobStore,
   createImageStore,
   type ImageStore,
-  type ManifestDraft,
-  type PageWrite,
 } from "@vkc/checkpoint";
-import { draft } from "../../src/stores/__fixtures__/sample-images.ts";
+import { sampleDraft, samplePages } from "./campaign-images.ts";
 
 /**
  * Shared helpers of the reliability campaigns: seeds, figures, temp dirs, the sample image
@@ -49,28 +48,6 @@ export function prng(seed: number): () => number {
   };
 }
 
-/** The sample process draft (two threads, text + heap) with a distinct creation time per `n`. */
-export function sampleDraft(n: number, parent?: string): ManifestDraft {
-  const time = new Date(Date.UTC(2026, 10, 28, 12, 0, 0) + n * 1000).toISOString();
-  return draft(parent === undefined ? { time, pc: 0x10000 + (n % 1000) * 4 } : { time, parent, pc: 0x10000 });
-}
-
-/** Pages for `sampleDraft`: 4 text pages and 16 heap pages whose content depends on `tag`. */
-export function* samplePages(tag: number): Iterable<PageWrite> {
-  const objects: [number, number][] = [
-    [1, 4],
-    [2, 16],
-  ];
-  for (const [objectId, count] of objects) {
-    for (let i = 0; i < count; i++) {
-      const bytes = new Uint8Array(4096);
-      const view = new DataView(bytes.buffer);
-      for (let o = 0; o < 4096; o += 4) view.setUint32(o, Math.imul(tag + 1, 0x9e3779b1) ^ (objectId * 0x10000 + i * 0x100 + o));
-      yield { objectId, pageIndex: i, bytes };
-    }
-  }
-}
-
 /** Reads every page of `id` (readPages checks each hash) and returns how many it read. */
 export async function readAllPages(images: ImageStore, id: string): Promise<number> {
   let n = 0;
@@ -88,7 +65,7 @@ export async function writeSamples(images: ImageStore, count: number, from = 0):
   return ids;
 }
 
-export { createImageStore };
+export { createImageStore, sampleDraft, samplePages };
 
 export const CLI_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const SCRIPTS = fileURLToPath(new URL("./scripts/", import.meta.url));
@@ -170,3 +147,10 @@ export function committedIds(child: Child): string[] {
 
 /** Sleeps `ms` milliseconds. */
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Every key of `blobs` under `prefix`. */
+export async function listKeys(blobs: BlobStore, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const key of blobs.list(prefix)) keys.push(key);
+  return keys;
+}

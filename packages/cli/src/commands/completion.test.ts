@@ -1,0 +1,76 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { main } from "../main.ts";
+import { captureIO } from "../test-io.ts";
+
+async function script(shell: string): Promise<string> {
+  const io = captureIO();
+  expect(await main(["completion", shell], io)).toBe(0);
+  expect(io.stderr()).toBe("");
+  return io.stdout();
+}
+
+/** Source the script in a real bash, complete `line` (cursor at its end), and return the candidates. */
+function complete(bashScript: string, line: string): string[] {
+  const dir = mkdtempSync(join(tmpdir(), "vkc-completion-"));
+  const file = join(dir, "vkc.bash");
+  writeFileSync(file, bashScript);
+  const words = line.split(" ");
+  const probe = `
+source "$1"
+complete -p vkc
+COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")})
+COMP_CWORD=${words.length - 1}
+COMP_LINE='${line}'
+COMP_POINT=\${#COMP_LINE}
+_vkc_complete
+printf '%s\\n' "\${COMPREPLY[@]}"
+`;
+  const out = execFileSync("bash", ["--norc", "--noprofile", "-c", probe, "bash", file], {
+    encoding: "utf8",
+    timeout: 10_000,
+  });
+  const [registration = "", ...candidates] = out.trimEnd().split("\n");
+  expect(registration).toMatch(/-F _vkc_complete vkc$/);
+  return candidates.filter((c) => c !== "");
+}
+
+describe("vkc completion", () => {
+  test("bash: defines a completion for vkc listing the top-level commands", async () => {
+    const bash = await script("bash");
+    const commands = complete(bash, "vkc ");
+    for (const name of ["demo", "run", "restore", "images", "s3mock", "completion"]) {
+      expect(commands).toContain(name);
+    }
+    expect(complete(bash, "vkc re")).toEqual(["restore"]);
+  });
+
+  test("bash: completes subcommands and flags of nested commands", async () => {
+    const bash = await script("bash");
+    expect(complete(bash, "vkc images ")).toEqual(
+      expect.arrayContaining(["ls", "show", "diff", "verify", "gc", "copy", "rm", "tag"]),
+    );
+    expect(complete(bash, "vkc images show --no-")).toEqual(["--no-regs"]);
+    expect(complete(bash, "vkc images --store x gc --dr")).toEqual(["--dry-run"]);
+    expect(complete(bash, "vkc run --cp")).toEqual(["--cpus"]);
+  });
+
+  test("zsh: the script declares #compdef vkc and the same completion function", async () => {
+    const zsh = await script("zsh");
+    expect(zsh.startsWith("#compdef vkc\n")).toBe(true);
+    expect(zsh).toContain("bashcompinit");
+    expect(zsh).toContain("complete -o filenames -F _vkc_complete vkc");
+  });
+
+  test("an unknown shell is a usage error with one line naming the shells", async () => {
+    const io = captureIO();
+    expect(await main(["completion", "fish"], io)).toBe(2);
+    expect(io.stdout()).toBe("");
+    expect(io.stderr()).toBe(
+      "vkc: no completion for shell 'fish': use one of bash, zsh (e.g. 'vkc completion bash')\n",
+    );
+  });
+});
