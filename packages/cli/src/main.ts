@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
 import { registerImageCommands } from "./commands/register-images.ts";
+import type { TerminalStreams } from "./console/console-terminal.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { instantsOption, intOption } from "./options.ts";
 import { VERSION } from "./version.ts";
@@ -8,11 +9,17 @@ import { VERSION } from "./version.ts";
 export interface CliIO {
   out: (text: string) => void;
   err: (text: string) => void;
+  /** The process's own stdin/stdout, for the interactive console when both are terminals. */
+  tty?: TerminalStreams;
 }
 
 const defaultIO: CliIO = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
+  // A getter: process.stdin is only created when a command asks for it.
+  get tty(): TerminalStreams {
+    return { stdin: process.stdin, stdout: process.stdout };
+  },
 };
 
 /**

@@ -46,6 +46,7 @@ export async function* hashPageBatches<T>(
   const batchesAhead = Math.max(1, options.batchesAhead ?? 2);
   const hashing: { done: Promise<HashedBatch<T>>; ready: boolean }[] = [];
   let filling: Batch<T> | undefined;
+  let handedOut = 0;
 
   const send = (batch: Batch<T>) => {
     const used = batch.buffer.subarray(0, batch.items.length * pageSize);
@@ -60,6 +61,7 @@ export async function* hashPageBatches<T>(
 
   async function* handOut(): AsyncGenerator<HashedBatch<T>> {
     const batch = await hashing.shift()!.done;
+    handedOut++;
     yield batch;
     giveBackBuffer(new Uint8Array(batch.pages.buffer)); // the whole buffer, back from the pool
   }
@@ -73,8 +75,11 @@ export async function* hashPageBatches<T>(
     if (filling.items.length < batchPages) continue;
     send(filling);
     filling = undefined;
-    // Hand out what is hashed already, and wait when too many batches are out.
-    while (hashing.length > batchesAhead || hashing[0]?.ready === true) yield* handOut();
+    // Hand out what is hashed already, and wait when too many batches are out. The allowance
+    // grows with the batches handed out, so the first one goes downstream as soon as it can.
+    while (hashing.length > Math.min(batchesAhead, handedOut) || hashing[0]?.ready === true) {
+      yield* handOut();
+    }
   }
   if (filling !== undefined) send(filling);
   while (hashing.length > 0) yield* handOut();

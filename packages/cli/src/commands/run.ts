@@ -11,6 +11,8 @@ import {
 } from "@vkc/host-kernel";
 import { CliError } from "../errors.ts";
 import type { CliIO } from "../main.ts";
+import { InteractiveConsole } from "../console/console-session.ts";
+import { isInteractive } from "../console/console-terminal.ts";
 import { jsonEvent, openConsole } from "../output.ts";
 import { openStore } from "../stores/store-registry.ts";
 import { signKey, storeUrl } from "../stores/store-session.ts";
@@ -45,24 +47,40 @@ export async function run(
   const elf = await readHostFile(elfPath, "ELF file");
   const input =
     opts.input === undefined ? undefined : (await readHostFile(opts.input, "input script")).toString();
-  const output = openConsole(io, opts.console);
+  const tty = interactiveConsole(opts, io);
+  const output = tty?.output ?? openConsole(io, opts.console);
   const guestPath = `/bin/${basename(elfPath)}`;
-  const target = new LazyStoreTarget(opts, io, { [guestPath]: resolve(elfPath) });
+  const target = new LazyStoreTarget(opts, tty?.io ?? io, { [guestPath]: resolve(elfPath) }, tty);
   const kernel = createKernel({
     cpus: opts.cpus,
     seed: opts.seed,
     console: output,
     ...(input === undefined ? {} : { input }),
+    ...(tty === null ? {} : { liveInput: true, winsize: tty.winsize() }),
     files: { [guestPath]: elf },
     checkpointTarget: target,
   });
   const pid = kernel.spawn({ path: guestPath, elf, argv: [guestPath, ...args] });
   try {
-    return await runWithCheckpoints(kernel, pid, target, opts, io, elfPath);
+    if (tty === null) return await runWithCheckpoints(kernel, pid, target, opts, io, elfPath);
+    return await tty.drive(kernel, () => runWithCheckpoints(kernel, pid, target, opts, tty.io, elfPath));
   } finally {
     await output.close();
     await target.close();
   }
+}
+
+/**
+ * The interactive console when vkc is attached to a terminal (stdin and stdout are TTYs) and the
+ * guest's console is not redirected (`--console`, `--input`, `--json`); null otherwise.
+ */
+export function interactiveConsole(
+  opts: Pick<RunOptions, "console" | "input" | "json">,
+  io: CliIO,
+): InteractiveConsole | null {
+  if (opts.console !== undefined || opts.input !== undefined || opts.json === true) return null;
+  const streams = io.tty;
+  return isInteractive(streams) ? new InteractiveConsole(streams, io) : null;
 }
 
 /**
@@ -136,11 +154,14 @@ export class LazyStoreTarget implements CheckpointTarget {
   private blobs: BlobStore | null = null;
   private inner: CheckpointTarget | null = null;
   private images: ImageStore | null = null;
+  private url = "";
 
+  /** `notices`: the interactive console, which gets a short line per image instead. */
   constructor(
     private readonly opts: Pick<RunOptions, "store" | "embed" | "json">,
     private readonly io: CliIO,
     private readonly hostPaths: Readonly<Record<string, string>>,
+    private readonly notices: { notice(text: string): void } | null = null,
   ) {}
 
   async checkpoint(
@@ -150,7 +171,8 @@ export class LazyStoreTarget implements CheckpointTarget {
   ): Promise<CheckpointWritten> {
     if (this.inner === null) {
       const ctx = { env: process.env, cwd: process.cwd() };
-      this.blobs = await openStore(storeUrl(this.opts, ctx), ctx);
+      this.url = storeUrl(this.opts, ctx);
+      this.blobs = await openStore(this.url, ctx);
       const key = signKey({}, ctx);
       this.images = createImageStore(this.blobs, key === undefined ? {} : { signKey: key });
       const extensions: CborMap = { [CLI_EXTENSION]: { hostExecutables: { ...this.hostPaths } } };
@@ -174,6 +196,8 @@ export class LazyStoreTarget implements CheckpointTarget {
         pagesWritten: w.stats.pagesWritten,
         bytesWritten: w.stats.bytesWritten,
       });
+    } else if (this.notices !== null) {
+      this.notices.notice(`vkc: checkpoint ${w.id.slice(0, 12)} written to ${this.url}`);
     } else {
       const kind = w.parent === null ? "full" : `incremental over ${w.parent.slice(0, 12)}`;
       this.io.err(

@@ -1,0 +1,26 @@
+import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { expect, test } from "vitest";
+
+const BIN = join(import.meta.dirname, "..", "bin.ts");
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+
+// The demo starts further vkc processes (checkpoint, SIGKILL, restore), so it runs as a real
+// OS process here, the way a user starts it.
+test("vkc demo runs the tour and every restored run matches the uninterrupted one", () => {
+  const r = spawnSync(process.execPath, ["--import", TSX, "--conditions=@vkc/source", BIN, "demo"], {
+    encoding: "utf8",
+    timeout: 180_000,
+  });
+  expect(r.stderr).toBe("");
+  expect(r.status).toBe(0);
+  expect(r.stdout).toMatch(/vkc demo showed:/);
+  const restored = r.stdout.split("\n").filter((l) => /restored in a new process/.test(l));
+  expect(restored).toHaveLength(2);
+  for (const line of restored) {
+    expect(line).toMatch(/killed with SIGKILL/);
+    expect(line).toMatch(/identical to the uninterrupted run/);
+  }
+}, 200_000);

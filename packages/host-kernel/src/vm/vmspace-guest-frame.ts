@@ -1,0 +1,52 @@
+import type { HartContext } from "../cpu/cpu-types.ts";
+
+/**
+ * The guest frame of `vmspace_ctl(id, VMSPACE_CTL_RUN, frame)`, in the caller's memory: little-endian
+ * u32 words. The call loads x1..x31 and pc from it, runs the guest, and stores them back with why
+ * the run ended (DragonFly's trapframe, flattened for RV32).
+ *
+ * | offset | word |
+ * |---|---|
+ * | 0..127 | x0..x31 (x0 is ignored on entry and stored as 0) |
+ * | 128 | pc |
+ * | 132 | cause (a VMTRAP_* value; also the call's result) |
+ * | 136 | value (fault address, instruction bits, or the guest's a7 for a syscall) |
+ * | 140 | signo the vkernel should post for the trap (SIGSEGV, SIGBUS, SIGILL, SIGTRAP; else 0) |
+ * | 144 | si_code (SEGV_MAPERR, SEGV_ACCERR, BUS_ADRERR, BUS_ADRALN, ILL_ILLOPC, TRAP_BRKPT; else 0) |
+ * | 148..159 | reserved (written as 0) |
+ */
+export const GUEST_FRAME_SIZE = 160;
+export const FRAME_PC = 128;
+export const FRAME_CAUSE = 132;
+export const FRAME_VALUE = 136;
+export const FRAME_SIGNO = 140;
+export const FRAME_CODE = 144;
+
+/** How a guest run ended (the frame's trailer). */
+export interface GuestTrap {
+  cause: number;
+  value: number;
+  signo: number;
+  code: number;
+}
+
+/** Registers from a frame's bytes. */
+export function decodeGuestFrame(bytes: Uint8Array): HartContext {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const x: number[] = [];
+  for (let i = 0; i < 32; i++) x.push(i === 0 ? 0 : v.getUint32(i * 4, true));
+  return { x, pc: v.getUint32(FRAME_PC, true) };
+}
+
+/** A frame's bytes from registers and the trap. */
+export function encodeGuestFrame(ctx: HartContext, trap: GuestTrap): Uint8Array {
+  const bytes = new Uint8Array(GUEST_FRAME_SIZE);
+  const v = new DataView(bytes.buffer);
+  for (let i = 1; i < 32; i++) v.setUint32(i * 4, (ctx.x[i] ?? 0) >>> 0, true);
+  v.setUint32(FRAME_PC, ctx.pc >>> 0, true);
+  v.setUint32(FRAME_CAUSE, trap.cause >>> 0, true);
+  v.setUint32(FRAME_VALUE, trap.value >>> 0, true);
+  v.setUint32(FRAME_SIGNO, trap.signo >>> 0, true);
+  v.setUint32(FRAME_CODE, trap.code >>> 0, true);
+  return bytes;
+}
