@@ -207,20 +207,27 @@ export function createS3Store(options: S3StoreOptions): S3BlobStore {
             partsOfArray(source),
           );
       } else {
-        const parts = cutParts(guarded(source), o.partSize);
-        const first = await parts.next();
-        const second = first.done ? first : await parts.next();
-        if (first.done || second.done) {
-          await putSingle(key, first.done ? new Uint8Array(0) : first.value, ifAbsent, metadata);
+        // Read up to one part's worth: a value that fits is one PutObject of exactly its size
+        // (no part-sized buffer to fill), a longer one goes multipart.
+        const chunks = guarded(source);
+        const head: Uint8Array[] = [];
+        let size = 0;
+        let next = await chunks.next();
+        while (!next.done && size <= o.partSize) {
+          head.push(next.value);
+          size += next.value.length;
+          if (size <= o.partSize) next = await chunks.next();
+        }
+        if (next.done) {
+          await putSingle(key, head.length === 1 ? head[0]! : Buffer.concat(head, size), ifAbsent, metadata);
         } else {
           const all = (async function* () {
-            yield first.value;
-            yield second.value;
-            yield* parts;
+            yield* head;
+            yield* chunks;
           })();
           await uploadMultipart(
             { client, bucket: Bucket, key: full(key), queueSize: o.queueSize, ifAbsent, metadata },
-            all,
+            cutParts(all, o.partSize),
           );
         }
       }

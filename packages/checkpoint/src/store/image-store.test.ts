@@ -228,6 +228,17 @@ describe("image store: refs, list, remove", () => {
     await rejects(store.resolve("abcd"), AmbiguousRefError, /prefix matches 2 images/);
   });
 
+  it("resolves REF^ to the parent and REF^^ to the grandparent", async () => {
+    const store = createImageStore(createMemoryStore());
+    const a = await store.writeImage(sampleDraft(), samplePages());
+    const b = await store.writeImage(sampleDraft({ parent: a.id }), samplePages(64, () => 2));
+    const c = await store.writeImage(sampleDraft({ parent: b.id }), samplePages(64, () => 3));
+    expect(await store.resolve("latest")).toBe(c.id);
+    expect(await store.resolve("latest^")).toBe(b.id);
+    expect(await store.resolve(`${c.id.slice(0, 8)}^^`)).toBe(a.id);
+    await rejects(store.resolve("latest^^^"), NotFoundError, /first image of its chain/);
+  });
+
   it("tags, lists, untags and removes", async () => {
     const blobs = createMemoryStore();
     const store = createImageStore(blobs);

@@ -168,6 +168,19 @@ export class ImageStoreCore implements ImageStore {
   }
 
   async resolve(ref: string): Promise<ImageId> {
+    // `REF^` names the parent of REF, `REF^^` its grandparent (as in git).
+    const up = /\^+$/.exec(ref);
+    if (up !== null && up.index > 0) {
+      let id = await this.resolve(ref.slice(0, up.index));
+      for (let i = 0; i < up[0].length; i++) {
+        const parent = (await this.loadManifest(id)).parent;
+        if (parent === undefined) {
+          throw new NotFoundError(`parent of image ${id.slice(0, 12)}`, "it is the first image of its chain");
+        }
+        id = parent;
+      }
+      return id;
+    }
     if (HEX64.test(ref)) {
       if (this.manifests.has(ref) || (await this.blobs.has(manifestKey(ref)))) return ref;
       throw new NotFoundError(`image ${ref.slice(0, 12)}`);
@@ -407,8 +420,12 @@ export class ImageStoreCore implements ImageStore {
         wanted.delete(entry.hash);
         // No per-page hash: the whole pack matched the key a verified manifest lists, so every
         // payload is what its writer hashed (FORMAT.md §5 allows either check; one is enough).
+        // The first target gets a view into the pack (read into fresh memory, never reused); any
+        // other page with the same content gets its own copy, so no two pages share bytes.
         const page = bytes.subarray(entry.offset, entry.offset + entry.length);
-        for (const t of targets) yield { ...t, bytes: page.slice() };
+        for (const [k, t] of targets.entries()) {
+          yield { objectId: t.objectId, pageIndex: t.pageIndex, bytes: k === 0 ? page : page.slice() };
+        }
       }
     }
     const [missing] = wanted.keys();

@@ -9,10 +9,10 @@ import {
   type Kernel,
   type RunResult,
 } from "@vkc/host-kernel";
-import { CliError } from "../errors.ts";
-import type { CliIO } from "../main.ts";
 import { InteractiveConsole } from "../console/console-session.ts";
 import { isInteractive } from "../console/console-terminal.ts";
+import { CliError } from "../errors.ts";
+import type { CliIO } from "../main.ts";
 import { jsonEvent, openConsole } from "../output.ts";
 import { openStore } from "../stores/store-registry.ts";
 import { signKey, storeUrl } from "../stores/store-session.ts";

@@ -17,7 +17,12 @@ export function isInteractive(streams: Partial<TerminalStreams> | undefined): st
 }
 
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const;
-const SIGNAL_NUMBERS: Record<(typeof SIGNALS)[number], number> = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1, SIGQUIT: 3 };
+const SIGNAL_NUMBERS: Record<(typeof SIGNALS)[number], number> = {
+  SIGINT: 2,
+  SIGTERM: 15,
+  SIGHUP: 1,
+  SIGQUIT: 3,
+};
 
 export interface RawTerminal {
   /** Put the terminal back (cooked mode, cursor shown); safe to call any number of times. */

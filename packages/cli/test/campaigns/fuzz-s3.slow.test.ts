@@ -95,6 +95,7 @@ const requestMutation = fc.record({
 
 it("requests the AWS SDK sent, mutated, get a success or an S3 XML error", async () => {
   const meter = new DecodeMeter();
+  statuses.clear();
   let delivered = 0;
   const before = server.stats.internalErrors;
   await fc.assert(
@@ -147,6 +148,7 @@ const XML_SNIPPETS = [
 
 it("valid XML bodies, mutated, get a success or an S3 XML error", async () => {
   const meter = new DecodeMeter();
+  statuses.clear();
   const before = server.stats.internalErrors;
   const bodies: { make: () => RawS3Request; xml: string }[] = [
     {
@@ -187,6 +189,6 @@ it("valid XML bodies, mutated, get a success or an S3 XML error", async () => {
     { seed: SEED + 11, numRuns: 1200 },
   );
   expect(server.stats.internalErrors - before).toBe(0);
-  figure("fuzz/s3-xml", `${meter.summary()}; statuses so far ${statusFigure()}`);
+  figure("fuzz/s3-xml", `${meter.summary()}; statuses ${statusFigure()}`);
   expect(meter.heapPeakGrowth).toBeLessThan(MAX_HEAP_GROWTH);
 });

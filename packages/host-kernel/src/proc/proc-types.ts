@@ -1,6 +1,7 @@
 import type { FdTable } from "../fs/fd-table.ts";
 import type { WaitChannel } from "../fs/file-types.ts";
 import type { VmSpace } from "../vm/vm-space.ts";
+import type { GuestVmspaceTable } from "../vm/vmspace-guest.ts";
 import type { LwpHart } from "./proc-hart.ts";
 
 /** One sigaction slot (the kernel's struct sigaction). */
@@ -104,6 +105,11 @@ export class Process {
   /** Path of the executable (or native program) and, for ELF programs, its bytes' SHA-256. */
   exe: string;
   exeHash = "";
+  /**
+   * Guest vmspaces made with vmspace_create (DragonFly's `p_vkernel`), null until the first one.
+   * Host-only state: a freeze does not save it and a thaw starts without it.
+   */
+  vkernel: GuestVmspaceTable | null = null;
 
   constructor(
     readonly pid: number,

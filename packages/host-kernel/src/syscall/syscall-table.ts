@@ -19,12 +19,20 @@ import {
 import { sys_clock_gettime64, sys_clock_nanosleep_time64 } from "./sys-time.ts";
 import { sys_umtx_sleep, sys_umtx_wakeup } from "./sys-umtx.ts";
 import { sys_brk, sys_mmap2, sys_mprotect, sys_munmap } from "./sys-vm.ts";
+import {
+  sys_vmspace_create,
+  sys_vmspace_ctl,
+  sys_vmspace_destroy,
+  sys_vmspace_mcontrol,
+  sys_vmspace_mmap,
+  sys_vmspace_munmap,
+} from "./sys-vmspace.ts";
 import * as nr from "./syscall-numbers.ts";
 import type { SyscallHandler } from "./syscall-types.ts";
 
 /**
- * The one syscall table: number → handler. Numbers not here return -ENOSYS (sys_checkpoint 500
- * and vmspace_* 510..515 belong to later issues and register themselves with `registerSyscall`).
+ * The one syscall table: number → handler. Numbers not here return -ENOSYS (later issues may
+ * add theirs with `registerSyscall`).
  */
 export const syscallTable = new Map<number, SyscallHandler>([
   [nr.SYS_ioctl, sys_ioctl],
@@ -55,6 +63,12 @@ export const syscallTable = new Map<number, SyscallHandler>([
   [nr.SYS_umtx_sleep, sys_umtx_sleep],
   [nr.SYS_umtx_wakeup, sys_umtx_wakeup],
   [nr.SYS_checkpoint, sys_checkpoint],
+  [nr.SYS_vmspace_create, sys_vmspace_create],
+  [nr.SYS_vmspace_destroy, sys_vmspace_destroy],
+  [nr.SYS_vmspace_mmap, sys_vmspace_mmap],
+  [nr.SYS_vmspace_munmap, sys_vmspace_munmap],
+  [nr.SYS_vmspace_mcontrol, sys_vmspace_mcontrol],
+  [nr.SYS_vmspace_ctl, sys_vmspace_ctl],
 ]);
 
 /** Add a handler for a new number (later issues: sys_checkpoint, vmspace_*). */

@@ -1,0 +1,152 @@
+import type { Kernel } from "../kernel.ts";
+import type { Lwp, Process } from "../proc/proc-types.ts";
+import type { VmObject } from "../vm/vm-object.ts";
+import type { MapRequest, VmSpace } from "../vm/vm-space.ts";
+import {
+  ENTRY_SHARED,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MAP_TYPE,
+  PROT_EXEC,
+  PROT_READ,
+  PROT_WRITE,
+} from "../vm/vm-types.ts";
+import {
+  GuestVmspaceTable,
+  MADV_INVAL,
+  MADV_SETMAP,
+  MAP_VPAGETABLE,
+  VMSPACE_CTL_RUN,
+} from "../vm/vmspace-guest.ts";
+import { decodeGuestFrame, encodeGuestFrame, GUEST_FRAME_SIZE } from "../vm/vmspace-guest-frame.ts";
+import { runGuest } from "../vm/vmspace-guest-run.ts";
+import { EEXIST, EFAULT, EINVAL, ENOENT, ENOMEM } from "./errno.ts";
+import type { SyscallArgs, SyscallResult } from "./syscall-types.ts";
+
+/**
+ * DragonFly's vmspace_* calls (510-515), the host side of the vkernel: see KERNEL.md
+ * "Guest vmspaces". The table of a process is made on its first vmspace_create.
+ */
+
+const PAGE = 4096;
+
+function table(k: Kernel, proc: Process): GuestVmspaceTable {
+  proc.vkernel ??= new GuestVmspaceTable(k.ids);
+  return proc.vkernel;
+}
+
+function space(proc: Process, id: number): VmSpace | undefined {
+  return proc.vkernel?.get(id);
+}
+
+/** vmspace_create(id, type, data) → 0; -EEXIST if `id` is taken. `type` and `data` are ignored. */
+export function sys_vmspace_create(k: Kernel, lwp: Lwp, a: SyscallArgs): SyscallResult {
+  const r = table(k, lwp.proc).create(a[0] as number);
+  if (r === "exists") return -EEXIST;
+  if (r === "full") return -ENOMEM;
+  return 0;
+}
+
+/** vmspace_destroy(id) → 0; -ENOENT if there is no such vmspace. */
+export function sys_vmspace_destroy(_k: Kernel, lwp: Lwp, a: SyscallArgs): SyscallResult {
+  return lwp.proc.vkernel?.destroy(a[0] as number) === true ? 0 : -ENOENT;
+}
+
+/**
+ * vmspace_mmap(id, addr, len, prot, flags, src) → guest address. With MAP_ANONYMOUS a fresh
+ * object; otherwise MAP_SHARED of the caller's own memory at `src` (a shared mapping of it, e.g.
+ * memimage): the guest entry maps that same object. With MAP_VPAGETABLE the entry translates
+ * through Sv32 tables in the object (physical address = byte offset in the object, so `src` only
+ * names the object); without it, object pages map directly from `src`'s offset.
+ */
+export function sys_vmspace_mmap(_k: Kernel, lwp: Lwp, a: SyscallArgs): SyscallResult {
+  const [id, addr, len, prot, flags, src] = a as [number, number, number, number, number, number];
+  const vm = space(lwp.proc, id);
+  if (vm === undefined) return -ENOENT;
+  if (len === 0 || (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) !== 0) return -EINVAL;
+  const type = flags & MAP_TYPE;
+  if (type !== MAP_SHARED && type !== MAP_PRIVATE) return -EINVAL;
+  const fixed = (flags & MAP_FIXED) !== 0;
+  if (fixed && addr % PAGE !== 0) return -EINVAL;
+  const vpagetable = (flags & MAP_VPAGETABLE) !== 0;
+  const req: MapRequest = {
+    addr,
+    len,
+    prot,
+    flags: type === MAP_SHARED ? ENTRY_SHARED : 0,
+    fixed,
+    type: vpagetable ? "vpagetable" : "normal",
+  };
+  if ((flags & MAP_ANONYMOUS) !== 0) return vpagetable ? -EINVAL : vm.map(req);
+  if (type !== MAP_SHARED) return -EINVAL;
+  const shared = sharedObjectAt(lwp.proc, src);
+  if (typeof shared === "number") return shared;
+  if (vpagetable) return vm.map({ ...req, object: shared.object, offset: 0 });
+  if (src % PAGE !== 0) return -EINVAL;
+  return vm.map({ ...req, object: shared.object, offset: shared.offset });
+}
+
+/** The shared object behind the caller's address `src` and its offset there, or -errno. */
+function sharedObjectAt(proc: Process, src: number): { object: VmObject; offset: number } | number {
+  const e = proc.vm.lookup(src >>> 0);
+  if (e === undefined) return -EFAULT;
+  if ((e.flags & ENTRY_SHARED) === 0 || e.object.kind !== "anon") return -EINVAL;
+  return { object: e.object, offset: e.offset + ((src >>> 0) - e.start) };
+}
+
+/** vmspace_munmap(id, addr, len) → 0. */
+export function sys_vmspace_munmap(_k: Kernel, lwp: Lwp, a: SyscallArgs): SyscallResult {
+  const [id, addr, len] = a as [number, number, number];
+  const vm = space(lwp.proc, id);
+  if (vm === undefined) return -ENOENT;
+  if (len === 0 || addr % PAGE !== 0) return -EINVAL;
+  return vm.unmap(addr, len);
+}
+
+/**
+ * vmspace_mcontrol(id, addr, len, behav, value) → 0. MADV_SETMAP: `value` becomes the master
+ * PDE of the VPAGETABLE entry at `addr`. MADV_INVAL: drop every cached translation of the guest
+ * vmspace (the vkernel calls it after changing a PTE, as DragonFly's pmap does).
+ */
+export function sys_vmspace_mcontrol(_k: Kernel, lwp: Lwp, a: SyscallArgs): SyscallResult {
+  const [id, addr, , behav, value] = a as [number, number, number, number, number];
+  const vm = space(lwp.proc, id);
+  if (vm === undefined) return -ENOENT;
+  if (behav === MADV_SETMAP) return vm.setMasterPde(addr, value);
+  if (behav === MADV_INVAL) {
+    vm.invalidate();
+    return 0;
+  }
+  return -EINVAL;
+}
+
+/**
+ * vmspace_ctl(id, VMSPACE_CTL_RUN, frame) → a VMTRAP_* cause. Loads the guest registers from the
+ * frame, runs the guest on the calling LWP for the rest of its CPU's slice (the instructions it
+ * retires are the caller's virtual time), and stores the registers and the trap back. The run
+ * ends inside this call, so signals reach the caller only after it (in its own context).
+ */
+export function sys_vmspace_ctl(k: Kernel, lwp: Lwp, a: SyscallArgs): SyscallResult {
+  const [id, cmd, frameAddr] = a as [number, number, number];
+  const proc = lwp.proc;
+  const vm = space(proc, id);
+  if (vm === undefined) return -ENOENT;
+  if (cmd !== VMSPACE_CTL_RUN) return -EINVAL;
+  const bytes = proc.vm.copyin(frameAddr, GUEST_FRAME_SIZE);
+  if (typeof bytes === "number") return bytes;
+  // Check the frame is writable before running anything (this copy changes nothing).
+  if (proc.vm.copyout(frameAddr, bytes) !== 0) return -EFAULT;
+  const hart = table(k, proc).hartFor(lwp.tid, vm);
+  hart.setContext(decodeGuestFrame(bytes));
+  const cpu = k.sched.cpus[lwp.cpu];
+  const budget = cpu === undefined ? 0 : k.sched.quantum - cpu.used;
+  const { trap, retired } = runGuest(hart, budget);
+  if (cpu !== undefined) cpu.used += retired;
+  k.instructions += retired;
+  proc.vm.copyout(frameAddr, encodeGuestFrame(hart.getContext(), trap));
+  // Like a hart that used up its slice: the caller goes to the tail of its CPU's queue.
+  if (cpu !== undefined && cpu.used >= k.sched.quantum) k.preempt(lwp);
+  return trap.cause;
+}
