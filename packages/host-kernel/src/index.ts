@@ -153,3 +153,39 @@ export {
 export { type FreezeOptions, type FrozenProcess, freezeProcess, type SavedPages } from "./ckpt/freeze.ts";
 export { type Thawed, type ThawOptions, thawProcess } from "./ckpt/thaw.ts";
 export { sys_checkpoint } from "./syscall/sys-ckpt.ts";
+
+// guest vmspaces (vmspace_* 510-515, the host side of the vkernel)
+export {
+  sys_vmspace_create,
+  sys_vmspace_ctl,
+  sys_vmspace_destroy,
+  sys_vmspace_mcontrol,
+  sys_vmspace_mmap,
+  sys_vmspace_munmap,
+} from "./syscall/sys-vmspace.ts";
+export {
+  GuestVmspaceTable,
+  invalidateGuestRange,
+  MADV_INVAL,
+  MADV_SETMAP,
+  MAP_VPAGETABLE,
+  MAX_GUEST_VMSPACES,
+  VMSPACE_CTL_RUN,
+  VMTRAP_BREAKPOINT,
+  VMTRAP_FAULT,
+  VMTRAP_ILLEGAL,
+  VMTRAP_RESTART,
+  VMTRAP_SLICE,
+  VMTRAP_SYSCALL,
+} from "./vm/vmspace-guest.ts";
+export {
+  decodeGuestFrame,
+  encodeGuestFrame,
+  FRAME_CAUSE,
+  FRAME_CODE,
+  FRAME_PC,
+  FRAME_SIGNO,
+  FRAME_VALUE,
+  GUEST_FRAME_SIZE,
+  type GuestTrap,
+} from "./vm/vmspace-guest-frame.ts";

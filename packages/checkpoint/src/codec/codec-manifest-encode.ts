@@ -25,7 +25,8 @@ function opaque(map: CborMap | undefined): EncodableValue {
 function lwpState(state: LwpState): Tree {
   switch (state.kind) {
     case "runnable":
-      return { kind: "runnable" };
+    case "exited":
+      return { kind: state.kind };
     case "sleeping":
       return { kind: "sleeping", addr: state.addr, deadlineNs: state.deadlineNs };
     case "syscall":

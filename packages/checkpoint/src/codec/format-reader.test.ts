@@ -90,7 +90,7 @@ describe("FORMAT.md, read without vkc's decoder", () => {
     const envelope = map(decodeCbor((await blobs.get(`manifests/${id}`))!));
     expect(Object.keys(envelope)).toEqual(["digest", "format", "version", "manifest"]);
     expect(envelope.format).toBe("vkc-image");
-    expect(envelope.version).toEqual({ major: 1, minor: 0 });
+    expect(envelope.version).toEqual({ major: 1, minor: 1 });
     const bodyBytes = envelope.manifest as Uint8Array;
     expect(sha(bodyBytes)).toBe(hex(envelope.digest));
     expect(hex(envelope.digest)).toBe(id);

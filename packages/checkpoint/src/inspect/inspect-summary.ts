@@ -160,7 +160,8 @@ function describeDescriptor(d: DescriptorImage): string {
 function describeState(state: LwpState): string {
   switch (state.kind) {
     case "runnable":
-      return "runnable";
+    case "exited":
+      return state.kind;
     case "sleeping":
       return `sleeping on 0x${state.addr.toString(16)}${state.deadlineNs === undefined ? "" : ` until ${state.deadlineNs} ns`}`;
     case "syscall":

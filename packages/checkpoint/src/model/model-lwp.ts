@@ -14,6 +14,8 @@ export interface AltStackImage {
 /** What an LWP was doing when frozen. */
 export type LwpState =
   | { readonly kind: "runnable" }
+  /** The thread has exited; its process lives on (format 1.1). Kept so a thaw rebuilds it exactly. */
+  | { readonly kind: "exited" }
   /** In `umtx_sleep` on `addr`; `deadlineNs` is the virtual-clock deadline, absent for no timeout. */
   | { readonly kind: "sleeping"; readonly addr: number; readonly deadlineNs?: number }
   /**

@@ -1,3 +1,4 @@
+import { writeFile } from "node:fs/promises";
 import {
   diffImages,
   type ImageStore,
@@ -7,6 +8,7 @@ import {
   renderSummary,
   summarizeImage,
 } from "@vkc/checkpoint";
+import { CliError } from "../errors.ts";
 import { jsonEvent } from "../output.ts";
 import { storeUrl, withImageStore } from "../stores/store-session.ts";
 import { hex32 } from "./images-format.ts";
@@ -15,6 +17,31 @@ import type { ImagesCommandOptions, ImagesContext } from "./images-options.ts";
 export interface ImagesShowOptions extends ImagesCommandOptions {
   /** `--no-regs`: leave out the register dump of each thread. */
   regs?: boolean;
+  /** `--html FILE`: write a self-contained HTML page instead of the text. */
+  html?: string;
+}
+
+export interface ImagesDiffOptions extends ImagesCommandOptions {
+  /** `--html FILE`: write a self-contained HTML page instead of the text. */
+  html?: string;
+}
+
+/** Write an HTML page and say where on stderr (stdout keeps only `--json` output). */
+async function writeHtml(file: string, render: () => Promise<string>, ctx: ImagesContext): Promise<void> {
+  const html = await render();
+  try {
+    await writeFile(file, html);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new CliError(
+      "WRITE_FAILED",
+      `cannot write HTML page ${file}: ${code} (check the directory exists and is writable)`,
+      {
+        cause: error,
+      },
+    );
+  }
+  ctx.io.err(`vkc: wrote ${file} (${html.length} bytes); open it in a browser\n`);
 }
 
 /** `vkc images show IMAGE`: processes, threads (registers, tp, masks), vmspace map with page counts, descriptors. */
@@ -24,6 +51,10 @@ export async function imagesShow(ref: string, opts: ImagesShowOptions, ctx: Imag
     return { manifest, parent: await readParent(images, manifest) };
   });
   const summary = summarizeImage(manifest, parent === undefined ? {} : { parent });
+  if (opts.html !== undefined) {
+    const { renderImageHtml } = await import("./images-html.ts");
+    await writeHtml(opts.html, async () => renderImageHtml(manifest, summary, parent), ctx);
+  }
   if (opts.json) {
     jsonEvent(ctx.io, "image", {
       id: manifest.integrity?.digest ?? null,
@@ -38,7 +69,7 @@ export async function imagesShow(ref: string, opts: ImagesShowOptions, ctx: Imag
     });
     return 0;
   }
-  ctx.io.out(renderShow(manifest, renderSummary(summary), opts.regs ?? true));
+  if (opts.html === undefined) ctx.io.out(renderShow(manifest, renderSummary(summary), opts.regs ?? true));
   return 0;
 }
 
@@ -81,18 +112,22 @@ export function renderShow(manifest: Manifest, summaryText: string, withRegs: bo
 export async function imagesDiff(
   a: string,
   b: string,
-  opts: ImagesCommandOptions,
+  opts: ImagesDiffOptions,
   ctx: ImagesContext,
 ): Promise<number> {
   const [from, to] = await withImageStore(storeUrl(opts, ctx), opts, ctx, async ({ images }) =>
     Promise.all([images.readManifest(a), images.readManifest(b)]),
   );
   const diff = diffImages(from, to);
+  if (opts.html !== undefined) {
+    const { renderDiffHtml } = await import("./images-html-diff.ts");
+    await writeHtml(opts.html, async () => renderDiffHtml(diff, a, b), ctx);
+  }
   if (opts.json) {
     jsonEvent(ctx.io, "diff", { ...diff });
     return 0;
   }
-  ctx.io.out(renderDiff(diff));
+  if (opts.html === undefined) ctx.io.out(renderDiff(diff));
   return 0;
 }
 

@@ -6,7 +6,7 @@ import type { ImagesTagOptions } from "./images-edit.ts";
 import { parseDuration } from "./images-format.ts";
 import type { ImagesGcOptions } from "./images-gc.ts";
 import type { ImagesCommandOptions } from "./images-options.ts";
-import type { ImagesShowOptions } from "./images-show.ts";
+import type { ImagesDiffOptions, ImagesShowOptions } from "./images-show.ts";
 import type { S3mockServeOptions } from "./s3mock-serve.ts";
 
 /** What the registered actions need from `main`: where to write, and how to set the exit status. */
@@ -94,13 +94,15 @@ Examples:
     )
     .argument("<image>", "image id, unique id prefix or ref name")
     .option("--no-regs", "leave out each thread's register dump")
+    .option("--html <file>", "write a self-contained HTML page (page maps, registers) to FILE instead")
     .addHelpText(
       "after",
       `
 Examples:
   $ vkc images show latest
   $ vkc images show 3f2a --no-regs
-  $ vkc images show latest --json | jq .summary.totals`,
+  $ vkc images show latest --json | jq .summary.totals
+  $ vkc images show latest --html latest.html     then open latest.html in a browser`,
     )
     .action(async (image: string, opts: ImagesShowOptions) => {
       const { imagesShow } = await import("./images-show.ts");
@@ -111,14 +113,16 @@ Examples:
     .description("show what changed from image A to image B: processes, threads, registers, mappings, pages")
     .argument("<a>", "the older image")
     .argument("<b>", "the newer image")
+    .option("--html <file>", "write a self-contained HTML page of the diff to FILE instead")
     .addHelpText(
       "after",
       `
 Examples:
   $ vkc images diff base latest
-  $ vkc images diff 3f2a 9c1d --json`,
+  $ vkc images diff 3f2a 9c1d --json
+  $ vkc images diff base latest --html diff.html`,
     )
-    .action(async (a: string, b: string, opts: ImagesCommandOptions) => {
+    .action(async (a: string, b: string, opts: ImagesDiffOptions) => {
       const { imagesDiff } = await import("./images-show.ts");
       setStatus(await imagesDiff(a, b, opts, context(io)));
     });

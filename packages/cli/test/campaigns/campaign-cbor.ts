@@ -118,8 +118,17 @@ export function decode(bytes: Uint8Array): Cbor {
 }
 
 /** An envelope (FORMAT.md §3) around `body`, with a correct digest; returns its id too. */
-export function envelope(body: Uint8Array, format = "vkc-image", major = 1): { id: string; bytes: Uint8Array } {
+export function envelope(
+  body: Uint8Array,
+  format = "vkc-image",
+  major = 1,
+): { id: string; bytes: Uint8Array } {
   const digest = createHash("sha256").update(body).digest();
-  const bytes = encode({ digest: Uint8Array.from(digest), format, version: { major, minor: 0 }, manifest: body });
+  const bytes = encode({
+    digest: Uint8Array.from(digest),
+    format,
+    version: { major, minor: 0 },
+    manifest: body,
+  });
   return { id: digest.toString("hex"), bytes };
 }

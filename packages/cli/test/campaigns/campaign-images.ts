@@ -9,7 +9,10 @@ export function sampleDraft(n: number, parent?: string): ManifestDraft {
   const regs = Array.from({ length: 33 }, (_, i) => (i * 0x1111 + n) >>> 0);
   regs[32] = 0x10000 + (n % 1000) * 4;
   return {
-    created: { time: new Date(Date.UTC(2026, 10, 28, 12, 0, 0) + n * 1000).toISOString(), tool: "vkc-campaign" },
+    created: {
+      time: new Date(Date.UTC(2026, 10, 28, 12, 0, 0) + n * 1000).toISOString(),
+      tool: "vkc-campaign",
+    },
     ...(parent === undefined ? {} : { parent }),
     kind: "process",
     processes: [

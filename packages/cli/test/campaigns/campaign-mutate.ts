@@ -16,12 +16,18 @@ type Edit =
   | { kind: "duplicate"; at: number; length: number; to: number };
 
 /** Bytes that change a CBOR head's meaning, or are edge values. */
-const INTERESTING = [0x00, 0x01, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1f, 0x3b, 0x5b, 0x5f, 0x7b, 0x7f, 0x80, 0x9b, 0x9f, 0xbb, 0xbf, 0xc0, 0xd8, 0xf6, 0xf7, 0xfb, 0xff];
+const INTERESTING = [
+  0x00, 0x01, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1f, 0x3b, 0x5b, 0x5f, 0x7b, 0x7f, 0x80, 0x9b, 0x9f, 0xbb, 0xbf,
+  0xc0, 0xd8, 0xf6, 0xf7, 0xfb, 0xff,
+];
 const BIG_U32 = [0, 1, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff, 0x10000, 0x1000, 0xfff];
 
 const position = fc.nat({ max: 0x7fffffff });
 const edit: fc.Arbitrary<Edit> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant("flip" as const), at: position, bit: fc.nat({ max: 7 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({ kind: fc.constant("flip" as const), at: position, bit: fc.nat({ max: 7 }) }),
+  },
   {
     weight: 3,
     arbitrary: fc.record({
@@ -30,13 +36,39 @@ const edit: fc.Arbitrary<Edit> = fc.oneof(
       value: fc.oneof(fc.constantFrom(...INTERESTING), fc.nat({ max: 255 })),
     }),
   },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("u32" as const), at: position, value: fc.oneof(fc.constantFrom(...BIG_U32), fc.nat()) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("u32" as const),
+      at: position,
+      value: fc.oneof(fc.constantFrom(...BIG_U32), fc.nat()),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("truncate" as const), at: position }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("insert" as const), at: position, bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("delete" as const), at: position, length: fc.integer({ min: 1, max: 64 }) }) },
   {
     weight: 1,
-    arbitrary: fc.record({ kind: fc.constant("duplicate" as const), at: position, length: fc.integer({ min: 1, max: 256 }), to: position }),
+    arbitrary: fc.record({
+      kind: fc.constant("insert" as const),
+      at: position,
+      bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("delete" as const),
+      at: position,
+      length: fc.integer({ min: 1, max: 64 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("duplicate" as const),
+      at: position,
+      length: fc.integer({ min: 1, max: 256 }),
+      to: position,
+    }),
   },
 );
 
@@ -65,7 +97,12 @@ export function applyMutation(input: Uint8Array, m: Mutation, focus = input.leng
         if (bytes.length > 0) bytes[at] = e.value;
         break;
       case "u32":
-        if (bytes.length >= 4) new DataView(bytes.buffer).setUint32(Math.min(at, bytes.length - 4), e.value >>> 0, (e.at & 1) === 0);
+        if (bytes.length >= 4)
+          new DataView(bytes.buffer).setUint32(
+            Math.min(at, bytes.length - 4),
+            e.value >>> 0,
+            (e.at & 1) === 0,
+          );
         break;
       case "truncate":
         bytes = bytes.slice(0, at);
@@ -104,7 +141,9 @@ export class DecodeMeter {
   private readonly heapStart = process.memoryUsage().heapUsed;
   heapPeakGrowth = 0;
 
-  async measure<T>(decode: () => Promise<T> | T): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  async measure<T>(
+    decode: () => Promise<T> | T,
+  ): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
     this.inputs++;
     const start = performance.now();
     let result: { ok: true; value: T } | { ok: false; error: unknown };
@@ -117,7 +156,8 @@ export class DecodeMeter {
     const ms = performance.now() - start;
     this.slowestMs = Math.max(this.slowestMs, ms);
     if (ms > 1000) throw new Error(`a decode took ${ms.toFixed(0)} ms (limit 1000 ms)`);
-    if (this.inputs % 64 === 0) this.heapPeakGrowth = Math.max(this.heapPeakGrowth, process.memoryUsage().heapUsed - this.heapStart);
+    if (this.inputs % 64 === 0)
+      this.heapPeakGrowth = Math.max(this.heapPeakGrowth, process.memoryUsage().heapUsed - this.heapStart);
     return result;
   }
 

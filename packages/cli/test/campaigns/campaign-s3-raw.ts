@@ -44,7 +44,12 @@ export function recordRequests(store: S3BlobStore, into: RawS3Request[]): void {
           path: req.path,
           query,
           headers: { ...req.headers },
-          body: typeof body === "string" ? new TextEncoder().encode(body) : body === undefined ? new Uint8Array() : body.slice(),
+          body:
+            typeof body === "string"
+              ? new TextEncoder().encode(body)
+              : body === undefined
+                ? new Uint8Array()
+                : body.slice(),
         });
       }
       return next(args);
@@ -58,26 +63,47 @@ interface SdkSigner {
 }
 
 /** Signs `req` for `endpoint` with the SDK signer of `store`; returns the headers to send. */
-export async function sign(store: S3BlobStore, endpoint: string, req: RawS3Request): Promise<Record<string, string>> {
+export async function sign(
+  store: S3BlobStore,
+  endpoint: string,
+  req: RawS3Request,
+): Promise<Record<string, string>> {
   const factory = store.client.config.signer as unknown as (scheme: unknown) => Promise<SdkSigner>;
   const signer = await factory({ name: "sigv4", properties: {} });
   const url = new URL(endpoint);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) {
     const name = k.toLowerCase();
-    if (name !== "authorization" && name !== "x-amz-date" && name !== "x-amz-content-sha256" && name !== "content-length") headers[name] = v;
+    if (
+      name !== "authorization" &&
+      name !== "x-amz-date" &&
+      name !== "x-amz-content-sha256" &&
+      name !== "content-length"
+    )
+      headers[name] = v;
   }
   headers.host = url.host;
   headers["x-amz-content-sha256"] = createHash("sha256").update(req.body).digest("hex");
   const signed = await signer.sign(
-    { method: req.method, protocol: "http:", hostname: url.hostname, port: Number(url.port), path: req.path, query: req.query, headers, body: req.body },
+    {
+      method: req.method,
+      protocol: "http:",
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: req.path,
+      query: req.query,
+      headers,
+      body: req.body,
+    },
     { signingRegion: "us-east-1", signingService: "s3" },
   );
   return signed.headers;
 }
 
 function queryString(query: Record<string, string>): string {
-  const parts = Object.entries(query).map(([k, v]) => (v === "" ? encodeURIComponent(k) : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`));
+  const parts = Object.entries(query).map(([k, v]) =>
+    v === "" ? encodeURIComponent(k) : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`,
+  );
   return parts.length === 0 ? "" : `?${parts.join("&")}`;
 }
 
@@ -85,18 +111,36 @@ function queryString(query: Record<string, string>): string {
  * Sends `req` with `headers`; resolves the response, or `undefined` when node:http refuses to
  * send it (an invalid header or path: the server never saw it). Rejects after `timeoutMs`.
  */
-export function send(endpoint: string, req: RawS3Request, headers: Record<string, string>, timeoutMs = 1000): Promise<RawS3Response | undefined> {
+export function send(
+  endpoint: string,
+  req: RawS3Request,
+  headers: Record<string, string>,
+  timeoutMs = 1000,
+): Promise<RawS3Response | undefined> {
   const url = new URL(endpoint);
   const start = performance.now();
   return new Promise((resolve, reject) => {
     let r: ReturnType<typeof request>;
     try {
       r = request(
-        { host: url.hostname, port: url.port, method: req.method, path: req.path + queryString(req.query), headers: { ...headers, "content-length": String(req.body.length) }, agent: false },
+        {
+          host: url.hostname,
+          port: url.port,
+          method: req.method,
+          path: req.path + queryString(req.query),
+          headers: { ...headers, "content-length": String(req.body.length) },
+          agent: false,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), ms: performance.now() - start }));
+          res.on("end", () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body: Buffer.concat(chunks).toString("utf8"),
+              ms: performance.now() - start,
+            }),
+          );
           res.on("error", reject);
         },
       );
@@ -105,7 +149,9 @@ export function send(endpoint: string, req: RawS3Request, headers: Record<string
       return;
     }
     r.on("error", reject);
-    r.setTimeout(timeoutMs, () => r.destroy(new Error(`no answer to ${req.method} ${req.path} in ${timeoutMs} ms`)));
+    r.setTimeout(timeoutMs, () =>
+      r.destroy(new Error(`no answer to ${req.method} ${req.path} in ${timeoutMs} ms`)),
+    );
     r.end(req.body);
   });
 }

@@ -4,11 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import {
-  type BlobStore,
-  createImageStore,
-  type ImageStore,
-} from "@vkc/checkpoint";
+import { type BlobStore, createImageStore, type ImageStore } from "@vkc/checkpoint";
 import { sampleDraft, samplePages } from "./campaign-images.ts";
 
 /**
@@ -52,7 +48,8 @@ export function prng(seed: number): () => number {
 export async function readAllPages(images: ImageStore, id: string): Promise<number> {
   let n = 0;
   for await (const page of images.readPages(id)) {
-    if (page.bytes.length !== 4096) throw new Error(`page ${page.objectId}/${page.pageIndex} of ${id} is short`);
+    if (page.bytes.length !== 4096)
+      throw new Error(`page ${page.objectId}/${page.pageIndex} of ${id} is short`);
     n++;
   }
   return n;
@@ -61,7 +58,8 @@ export async function readAllPages(images: ImageStore, id: string): Promise<numb
 /** Writes `count` sample images (each its own content) and returns their ids. */
 export async function writeSamples(images: ImageStore, count: number, from = 0): Promise<string[]> {
   const ids: string[] = [];
-  for (let n = from; n < from + count; n++) ids.push((await images.writeImage(sampleDraft(n), samplePages(n), { refs: [] })).id);
+  for (let n = from; n < from + count; n++)
+    ids.push((await images.writeImage(sampleDraft(n), samplePages(n), { refs: [] })).id);
   return ids;
 }
 
@@ -87,11 +85,15 @@ export interface Child {
  * the tsx launcher, so SIGKILL hits the process that writes).
  */
 export function startChild(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Child {
-  const proc = spawn(process.execPath, ["--import", "tsx", "--conditions=@vkc/source", join(SCRIPTS, script), ...args], {
-    cwd: CLI_ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const proc = spawn(
+    process.execPath,
+    ["--import", "tsx", "--conditions=@vkc/source", join(SCRIPTS, script), ...args],
+    {
+      cwd: CLI_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const lines: string[] = [];
   const waiters: { prefix: string; resolve: (line: string) => void }[] = [];
   let err = "";
@@ -121,7 +123,12 @@ export function startChild(script: string, args: readonly string[], env: NodeJS.
       if (seen !== undefined) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`child ${script} printed no '${prefix}' line in ${timeoutMs} ms; stderr: ${err.trim()}`)),
+          () =>
+            reject(
+              new Error(
+                `child ${script} printed no '${prefix}' line in ${timeoutMs} ms; stderr: ${err.trim()}`,
+              ),
+            ),
           timeoutMs,
         );
         waiters.push({

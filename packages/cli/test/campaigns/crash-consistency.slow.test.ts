@@ -1,5 +1,5 @@
-import { afterAll, expect, it } from "vitest";
 import { createFileStore } from "@vkc/backend-file";
+import { afterAll, expect, it } from "vitest";
 import { checkConsistent } from "./campaign-consistency.ts";
 import { openSpec } from "./campaign-stores.ts";
 import {
@@ -26,13 +26,20 @@ const delay = (min: number, max: number) => Math.floor(min + random() * (max - m
 afterAll(cleanupDirs);
 
 /** Starts `mode`, waits for `ready`, lets it run a random while, SIGKILLs it. */
-async function killAtRandom(mode: string, spec: string, extra: string[], minMs: number, maxMs: number): Promise<Child> {
+async function killAtRandom(
+  mode: string,
+  spec: string,
+  extra: string[],
+  minMs: number,
+  maxMs: number,
+): Promise<Child> {
   const child = startChild("campaign-writer.ts", [mode, spec, ...extra]);
   await child.waitFor("ready");
   await sleep(delay(minMs, maxMs));
   child.kill("SIGKILL");
   const exit = await child.exited;
-  if (exit.signal !== "SIGKILL") throw new Error(`${mode} writer ended before its kill: ${child.stderr().trim()}`);
+  if (exit.signal !== "SIGKILL")
+    throw new Error(`${mode} writer ended before its kill: ${child.stderr().trim()}`);
   return child;
 }
 

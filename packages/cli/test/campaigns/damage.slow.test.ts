@@ -1,10 +1,20 @@
 import { createHash } from "node:crypto";
 import { createS3Server, type S3Server } from "@vkc/backend-s3mock";
-import { type BlobStore, CheckpointError, type ImageStore, pageHashAt } from "@vkc/checkpoint";
+import { type BlobStore, CheckpointError, type ImageStore, type PageMap, pageHashAt } from "@vkc/checkpoint";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonLines, vkc } from "./campaign-cli.ts";
 import { CAMPAIGN_BUCKET, CAMPAIGN_CREDENTIALS, openSpec } from "./campaign-stores.ts";
-import { cleanupDirs, createImageStore, figure, listKeys, prng, SEED, sampleDraft, samplePages, tempDir } from "./campaign-support.ts";
+import {
+  cleanupDirs,
+  createImageStore,
+  figure,
+  listKeys,
+  prng,
+  SEED,
+  sampleDraft,
+  samplePages,
+  tempDir,
+} from "./campaign-support.ts";
 
 /**
  * Damage: flipped bits, truncation, swapped and missing packs and manifests, in a file store and
@@ -13,7 +23,14 @@ import { cleanupDirs, createImageStore, figure, listKeys, prng, SEED, sampleDraf
  */
 
 type Damage = "flip" | "truncate" | "swap" | "missing" | "flip-manifest" | "truncate-manifest";
-const DAMAGES: readonly Damage[] = ["flip", "truncate", "swap", "missing", "flip-manifest", "truncate-manifest"];
+const DAMAGES: readonly Damage[] = [
+  "flip",
+  "truncate",
+  "swap",
+  "missing",
+  "flip-manifest",
+  "truncate-manifest",
+];
 const TRIALS = 2;
 
 let server: S3Server;
@@ -27,7 +44,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.close();
   await cleanupDirs();
-  figure("damage", `${caught} damaged stores caught by verify and by readPages (${DAMAGES.length} kinds x ${TRIALS} trials x 2 stores)`);
+  figure(
+    "damage",
+    `${caught} damaged stores caught by verify and by readPages (${DAMAGES.length} kinds x ${TRIALS} trials x 2 stores)`,
+  );
 });
 
 interface Target {
@@ -61,15 +81,21 @@ const flip = (bytes: Uint8Array, at: number): Uint8Array => {
 };
 
 /** Applies `damage` to one object chosen by `random`; returns its key. */
-async function damage(blobs: BlobStore, kind: Damage, random: () => number): Promise<{ key: string; keys: string[] }> {
+async function damage(
+  blobs: BlobStore,
+  kind: Damage,
+  random: () => number,
+): Promise<{ key: string; keys: string[] }> {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
   const prefix = kind.endsWith("manifest") ? "manifests/" : "packs/";
   const keys = (await listKeys(blobs, prefix)).sort();
   const key = pick(keys);
   const bytes = await blobs.get(key);
   if (bytes === undefined) throw new Error(`${key} vanished`);
-  if (kind === "flip" || kind === "flip-manifest") await blobs.put(key, flip(bytes, Math.floor(random() * bytes.length * 8) >> 3));
-  else if (kind === "truncate" || kind === "truncate-manifest") await blobs.put(key, bytes.subarray(0, Math.floor(random() * bytes.length)));
+  if (kind === "flip" || kind === "flip-manifest")
+    await blobs.put(key, flip(bytes, Math.floor(random() * bytes.length * 8) >> 3));
+  else if (kind === "truncate" || kind === "truncate-manifest")
+    await blobs.put(key, bytes.subarray(0, Math.floor(random() * bytes.length)));
   else if (kind === "missing") await blobs.delete(key);
   else {
     const other = pick(keys.filter((k) => k !== key));
@@ -83,15 +109,18 @@ async function damage(blobs: BlobStore, kind: Damage, random: () => number): Pro
 }
 
 /** readPages of `id` must throw a CheckpointError, and every page it yielded before must be whole. */
-async function readRefuses(images: ImageStore, id: string, manifestKnown: Map<string, Map<number, unknown>>): Promise<void> {
+async function readRefuses(
+  images: ImageStore,
+  id: string,
+  manifestKnown: Map<string, Map<number, PageMap>>,
+): Promise<void> {
   let refused: unknown;
   const maps = manifestKnown.get(id);
   try {
     for await (const page of images.readPages(id)) {
       const map = maps?.get(page.objectId);
       const hash = createHash("sha256").update(page.bytes).digest("hex");
-      // biome-ignore lint/suspicious/noExplicitAny: page maps are kept loosely typed here
-      if (map !== undefined && pageHashAt(map as any, page.pageIndex) !== hash)
+      if (map !== undefined && pageHashAt(map, page.pageIndex) !== hash)
         throw new Error(`readPages of ${id} returned a damaged page ${page.objectId}/${page.pageIndex}`);
     }
   } catch (error) {
@@ -108,13 +137,18 @@ describe.each([
 ] as const)("%s store", (_name, makeTarget) => {
   it.each(DAMAGES)("catches %s", async (kind) => {
     for (let trial = 0; trial < TRIALS; trial++) {
-      const random = prng(SEED ^ (trial * 7919) ^ (DAMAGES.indexOf(kind) * 104729) ^ (_name === "s3" ? 0x5e : 0));
+      const random = prng(
+        SEED ^ (trial * 7919) ^ (DAMAGES.indexOf(kind) * 104729) ^ (_name === "s3" ? 0x5e : 0),
+      );
       const target = await makeTarget();
       const images = createImageStore(target.blobs, { packTargetBytes: 16 * 1024 });
       const base = (await images.writeImage(sampleDraft(trial), samplePages(trial), { refs: [] })).id;
-      const child = (await images.writeImage(sampleDraft(trial + 1, base), samplePages(trial + 1), { refs: [] })).id;
-      const other = (await images.writeImage(sampleDraft(trial + 2), samplePages(trial + 2), { refs: [] })).id;
-      const maps = new Map<string, Map<number, unknown>>();
+      const child = (
+        await images.writeImage(sampleDraft(trial + 1, base), samplePages(trial + 1), { refs: [] })
+      ).id;
+      const other = (await images.writeImage(sampleDraft(trial + 2), samplePages(trial + 2), { refs: [] }))
+        .id;
+      const maps = new Map<string, Map<number, PageMap>>();
       const users = new Map<string, string[]>();
       for (const id of [base, child, other]) {
         const m = await images.readManifest(id);
@@ -135,7 +169,8 @@ describe.each([
       }
       const namedImages = new Set(problems.flatMap((p) => p.images as string[]));
       for (const id of broken) {
-        if (!kind.endsWith("manifest")) expect(namedImages.has(id), `${seed}: verify does not say ${id} is broken`).toBe(true);
+        if (!kind.endsWith("manifest"))
+          expect(namedImages.has(id), `${seed}: verify does not say ${id} is broken`).toBe(true);
         // A fresh image store: nothing cached from the writes above.
         await readRefuses(createImageStore(target.blobs), id, maps);
       }

@@ -18,13 +18,29 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 function storeOn(prefix: string) {
-  return createS3Store({ bucket: CAMPAIGN_BUCKET, prefix, endpoint: server.url, credentials: CAMPAIGN_CREDENTIALS, maxAttempts: 5 });
+  return createS3Store({
+    bucket: CAMPAIGN_BUCKET,
+    prefix,
+    endpoint: server.url,
+    credentials: CAMPAIGN_CREDENTIALS,
+    maxAttempts: 5,
+  });
 }
 
 const IMAGES_PER_SETTING = 3;
 
 /** Writes images under `faults`, then checks with faults off that every listed image is whole. */
-async function campaign(name: string, faults: S3Faults): Promise<{ ok: number; failed: number; faults: number; errors: string[]; reads: number; readFailures: number }> {
+async function campaign(
+  name: string,
+  faults: S3Faults,
+): Promise<{
+  ok: number;
+  failed: number;
+  faults: number;
+  errors: string[];
+  reads: number;
+  readFailures: number;
+}> {
   const prefix = `faults-${name.replace(/[^a-z0-9]+/gi, "-")}-${n++}`;
   const blobs = storeOn(prefix);
   const images = createImageStore(blobs, { packTargetBytes: 16 * 1024 });
@@ -40,11 +56,14 @@ async function campaign(name: string, faults: S3Faults): Promise<{ ok: number; f
   try {
     for (let i = 0; i < IMAGES_PER_SETTING; i++) {
       try {
-        written.push((await images.writeImage(sampleDraft(n * 100 + i), samplePages(n * 100 + i), { refs: [] })).id);
+        written.push(
+          (await images.writeImage(sampleDraft(n * 100 + i), samplePages(n * 100 + i), { refs: [] })).id,
+        );
         ok++;
       } catch (error) {
         failed++;
-        if (!CheckpointError.isInstance(error)) throw new Error(`untyped failure under ${name}: ${String(error)}`);
+        if (!CheckpointError.isInstance(error))
+          throw new Error(`untyped failure under ${name}: ${String(error)}`);
         expect(error.message).not.toContain("\n");
         errors.push(error.message);
       }
@@ -55,7 +74,8 @@ async function campaign(name: string, faults: S3Faults): Promise<{ ok: number; f
         expect(await readAllPages(createImageStore(storeOn(prefix)), id)).toBe(20);
         reads++;
       } catch (error) {
-        if (!CheckpointError.isInstance(error)) throw new Error(`untyped read failure under ${name}: ${String(error)}`);
+        if (!CheckpointError.isInstance(error))
+          throw new Error(`untyped read failure under ${name}: ${String(error)}`);
         expect(error.message).not.toContain("\n");
         readFailures++;
       }
@@ -83,7 +103,16 @@ describe.each([0.1, 0.3])("%s fault rate", (rate) => {
     ["503 SlowDown", { slowDownRate: rate }],
     ["dropped connections", { dropRate: rate }],
     ["truncated bodies", { truncateRate: rate }],
-    ["all kinds with 5 ms latency", { errorRate: rate / 4, slowDownRate: rate / 4, dropRate: rate / 4, truncateRate: rate / 4, latencyMs: 5 }],
+    [
+      "all kinds with 5 ms latency",
+      {
+        errorRate: rate / 4,
+        slowDownRate: rate / 4,
+        dropRate: rate / 4,
+        truncateRate: rate / 4,
+        latencyMs: 5,
+      },
+    ],
   ] as const)("%s: writes succeed through retries or fail clearly, never damaged", async (name, faults) => {
     const result = await campaign(`${name} ${rate}`, faults);
     figure(
@@ -105,7 +134,10 @@ it("100% errors: a write fails with one clear line, commits nothing, and does no
   expect(result.ok).toBe(0);
   expect(result.failed).toBe(IMAGES_PER_SETTING);
   expect(result.errors[0]).toMatch(/InternalError/);
-  figure("faults/100% errors", `${result.failed}/${IMAGES_PER_SETTING} writes failed clearly in ${seconds.toFixed(1)} s: ${result.errors[0]}`);
+  figure(
+    "faults/100% errors",
+    `${result.failed}/${IMAGES_PER_SETTING} writes failed clearly in ${seconds.toFixed(1)} s: ${result.errors[0]}`,
+  );
 });
 
 it("100% truncated reads: reading an image fails clearly rather than returning short pages", async () => {

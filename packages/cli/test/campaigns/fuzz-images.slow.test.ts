@@ -68,10 +68,24 @@ function rewrap(envelope: Uint8Array, body: Uint8Array): Uint8Array {
   const info = (envelope[at] ?? 0) & 0x1f;
   const headLength = info < 24 ? 1 : info === 24 ? 2 : info === 25 ? 3 : 5;
   const view = new DataView(envelope.buffer, envelope.byteOffset);
-  const oldLength = info < 24 ? info : info === 24 ? (envelope[at + 1] ?? 0) : info === 25 ? view.getUint16(at + 1) : view.getUint32(at + 1);
+  const oldLength =
+    info < 24
+      ? info
+      : info === 24
+        ? (envelope[at + 1] ?? 0)
+        : info === 25
+          ? view.getUint16(at + 1)
+          : view.getUint32(at + 1);
   const tail = envelope.subarray(at + headLength + oldLength);
   const n = body.length;
-  const head = n < 24 ? [0x40 | n] : n < 0x100 ? [0x58, n] : n < 0x10000 ? [0x59, n >> 8, n & 0xff] : [0x5a, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+  const head =
+    n < 24
+      ? [0x40 | n]
+      : n < 0x100
+        ? [0x58, n]
+        : n < 0x10000
+          ? [0x59, n >> 8, n & 0xff]
+          : [0x5a, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
   const out = Uint8Array.from([...envelope.subarray(0, at), ...head, ...body, ...tail]);
   out.set(createHash("sha256").update(body).digest(), find([0x66, ...ascii("digest"), 0x58, 0x20]) + 9);
   return out;
@@ -85,7 +99,14 @@ function bodyOf(envelope: Uint8Array): Uint8Array {
   const at = i + 9;
   const info = (envelope[at] ?? 0) & 0x1f;
   const view = new DataView(envelope.buffer, envelope.byteOffset);
-  const [len, skip] = info < 24 ? [info, 1] : info === 24 ? [envelope[at + 1] ?? 0, 2] : info === 25 ? [view.getUint16(at + 1), 3] : [view.getUint32(at + 1), 5];
+  const [len, skip] =
+    info < 24
+      ? [info, 1]
+      : info === 24
+        ? [envelope[at + 1] ?? 0, 2]
+        : info === 25
+          ? [view.getUint16(at + 1), 3]
+          : [view.getUint32(at + 1), 5];
   return envelope.slice(at + skip, at + skip + len);
 }
 
@@ -130,7 +151,8 @@ it("packs: mutated real packs serve the right page or fail typed (ranged reads, 
   const manifest = await images.readManifest(packImage);
   const wanted: [number, number, Uint8Array][] = [];
   for (const object of manifest.objects) {
-    for (const index of object.pages.indexes) wanted.push([object.id, index, await images.readPage(packImage, object.id, index)]);
+    for (const index of object.pages.indexes)
+      wanted.push([object.id, index, await images.readPage(packImage, object.id, index)]);
   }
   const originals = new Map<string, Uint8Array>();
   for (const key of packKeys) originals.set(key, (await packStore.get(key)) as Uint8Array);
@@ -165,7 +187,8 @@ it("ELF: mutated shipped guest programs parse or fail with an ElfError", async (
       const bytes = applyMutation(input, m, 52 + 32 * 8);
       const result = await meter.measure(() => parseElf(bytes));
       if (!result.ok) {
-        if (!(result.error instanceof ElfError)) throw new Error(`untyped ELF error: ${String(result.error)}`);
+        if (!(result.error instanceof ElfError))
+          throw new Error(`untyped ELF error: ${String(result.error)}`);
         expect(result.error.message).not.toContain("\n");
       }
     }),

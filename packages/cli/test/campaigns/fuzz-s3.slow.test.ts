@@ -27,7 +27,13 @@ beforeAll(async () => {
     buckets: [CAMPAIGN_BUCKET],
     limits: { maxObjectBytes: 256 * 1024, maxXmlBytes: 64 * 1024, minPartSize: 16 },
   });
-  store = createS3Store({ bucket: CAMPAIGN_BUCKET, prefix: "fuzz", endpoint: server.url, credentials: CAMPAIGN_CREDENTIALS, maxAttempts: 1 });
+  store = createS3Store({
+    bucket: CAMPAIGN_BUCKET,
+    prefix: "fuzz",
+    endpoint: server.url,
+    credentials: CAMPAIGN_CREDENTIALS,
+    maxAttempts: 1,
+  });
   recordRequests(store, recorded);
   // A real workload of the image store's operations.
   await store.put("packs/a", new TextEncoder().encode("pack bytes a"));
@@ -41,15 +47,27 @@ beforeAll(async () => {
   await store.delete("packs/a");
   expect(recorded.length).toBeGreaterThanOrEqual(8);
   // A multipart upload with one part, for CompleteMultipartUpload bodies.
-  const created = await signedSend({ method: "POST", path: `/${CAMPAIGN_BUCKET}/mp`, query: { uploads: "" }, headers: {}, body: new Uint8Array() });
+  const created = await signedSend({
+    method: "POST",
+    path: `/${CAMPAIGN_BUCKET}/mp`,
+    query: { uploads: "" },
+    headers: {},
+    body: new Uint8Array(),
+  });
   uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created?.body ?? "")?.[1] ?? "";
   expect(uploadId).not.toBe("");
   const part = new TextEncoder().encode("part one of the upload");
-  await signedSend({ method: "PUT", path: `/${CAMPAIGN_BUCKET}/mp`, query: { partNumber: "1", uploadId }, headers: {}, body: part });
+  await signedSend({
+    method: "PUT",
+    path: `/${CAMPAIGN_BUCKET}/mp`,
+    query: { partNumber: "1", uploadId },
+    headers: {},
+    body: part,
+  });
   partEtag = `"${createHash("md5").update(part).digest("hex")}"`;
 });
 afterAll(async () => {
-  store.destroy?.();
+  await store.close?.();
   await server.close();
 });
 
@@ -69,11 +87,33 @@ function check(req: RawS3Request, res: { status: number; body: string } | undefi
   statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
   const what = `${req.method} ${req.path}?${new URLSearchParams(req.query)} -> ${res.status}`;
   expect(res.status, what).not.toBe(500);
-  if (res.status >= 400 && req.method !== "HEAD") expect(isS3Error(res.body), `${what}: ${res.body.slice(0, 200)}`).toBe(true);
+  if (res.status >= 400 && req.method !== "HEAD")
+    expect(isS3Error(res.body), `${what}: ${res.body.slice(0, 200)}`).toBe(true);
 }
 
-const QUERY_VALUES = ["", "0", "-1", "1000000", "%", "a/b", "\u00e9", "x".repeat(2000), "99999999999999999999"];
-const HEADER_VALUES = ["", "bytes=0-", "bytes=-1", "bytes=5-2", "bytes=0-0,1-1", "*", '"x"', "aws-chunked", "Thu, 01 Jan 1970 00:00:00 GMT", "9".repeat(30)];
+const QUERY_VALUES = [
+  "",
+  "0",
+  "-1",
+  "1000000",
+  "%",
+  "a/b",
+  "\u00e9",
+  "x".repeat(2000),
+  "99999999999999999999",
+];
+const HEADER_VALUES = [
+  "",
+  "bytes=0-",
+  "bytes=-1",
+  "bytes=5-2",
+  "bytes=0-0,1-1",
+  "*",
+  '"x"',
+  "aws-chunked",
+  "Thu, 01 Jan 1970 00:00:00 GMT",
+  "9".repeat(30),
+];
 const PATH_EDITS = ["..", "%2e%2e", "%00", "%ff", "//", "a%2Fb", "%zz", "x".repeat(1100), "%C3%A9", "?", "#"];
 
 const requestMutation = fc.record({
@@ -82,11 +122,38 @@ const requestMutation = fc.record({
   method: fc.option(fc.constantFrom("GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS"), { freq: 5 }),
   path: fc.option(fc.tuple(fc.constantFrom(...PATH_EDITS), fc.nat()), { freq: 3 }),
   query: fc.option(
-    fc.tuple(fc.constantFrom("uploads", "uploadId", "partNumber", "list-type", "max-keys", "prefix", "delete", "continuation-token", "X-Amz-Expires", "x-id"), fc.constantFrom(...QUERY_VALUES)),
+    fc.tuple(
+      fc.constantFrom(
+        "uploads",
+        "uploadId",
+        "partNumber",
+        "list-type",
+        "max-keys",
+        "prefix",
+        "delete",
+        "continuation-token",
+        "X-Amz-Expires",
+        "x-id",
+      ),
+      fc.constantFrom(...QUERY_VALUES),
+    ),
     { freq: 3 },
   ),
   header: fc.option(
-    fc.tuple(fc.constantFrom("range", "if-none-match", "if-match", "content-encoding", "x-amz-decoded-content-length", "content-md5", "x-amz-checksum-crc32", "if-modified-since", "x-amz-copy-source"), fc.constantFrom(...HEADER_VALUES)),
+    fc.tuple(
+      fc.constantFrom(
+        "range",
+        "if-none-match",
+        "if-match",
+        "content-encoding",
+        "x-amz-decoded-content-length",
+        "content-md5",
+        "x-amz-checksum-crc32",
+        "if-modified-since",
+        "x-amz-copy-source",
+      ),
+      fc.constantFrom(...HEADER_VALUES),
+    ),
     { freq: 3 },
   ),
   body: fc.option(mutation, { freq: 3 }),
@@ -112,7 +179,9 @@ it("requests the AWS SDK sent, mutated, get a success or an S3 XML error", async
       if (m.query !== null) req.query[m.query[0]] = m.query[1];
       if (m.header !== null) req.headers[m.header[0]] = m.header[1];
       if (m.body !== null) req.body = applyMutation(req.body, m.body);
-      if (m.dropChecksums) for (const k of Object.keys(req.headers)) if (/^(content-md5|x-amz-checksum-|x-amz-sdk-checksum)/i.test(k)) delete req.headers[k];
+      if (m.dropChecksums)
+        for (const k of Object.keys(req.headers))
+          if (/^(content-md5|x-amz-checksum-|x-amz-sdk-checksum)/i.test(k)) delete req.headers[k];
       const headers = m.resign < 8 ? await sign(store, server.url, req) : req.headers;
       const result = await meter.measure(() => send(server.url, req, headers));
       if (!result.ok) throw result.error;
@@ -122,7 +191,10 @@ it("requests the AWS SDK sent, mutated, get a success or an S3 XML error", async
     { seed: SEED + 10, numRuns: 1200 },
   );
   expect(server.stats.internalErrors - before).toBe(0);
-  figure("fuzz/s3-requests", `${meter.summary()}, ${delivered} delivered, from ${recorded.length} recorded SDK requests; statuses ${statusFigure()}`);
+  figure(
+    "fuzz/s3-requests",
+    `${meter.summary()}, ${delivered} delivered, from ${recorded.length} recorded SDK requests; statuses ${statusFigure()}`,
+  );
   expect(meter.heapPeakGrowth).toBeLessThan(MAX_HEAP_GROWTH);
 });
 
@@ -153,11 +225,23 @@ it("valid XML bodies, mutated, get a success or an S3 XML error", async () => {
   const bodies: { make: () => RawS3Request; xml: string }[] = [
     {
       xml: "<Delete><Object><Key>fuzz/a</Key></Object><Object><Key>fuzz/b</Key></Object><Quiet>true</Quiet></Delete>",
-      make: () => ({ method: "POST", path: `/${CAMPAIGN_BUCKET}`, query: { delete: "" }, headers: {}, body: new Uint8Array() }),
+      make: () => ({
+        method: "POST",
+        path: `/${CAMPAIGN_BUCKET}`,
+        query: { delete: "" },
+        headers: {},
+        body: new Uint8Array(),
+      }),
     },
     {
       xml: `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${partEtag}</ETag></Part></CompleteMultipartUpload>`,
-      make: () => ({ method: "POST", path: `/${CAMPAIGN_BUCKET}/mp`, query: { uploadId }, headers: {}, body: new Uint8Array() }),
+      make: () => ({
+        method: "POST",
+        path: `/${CAMPAIGN_BUCKET}/mp`,
+        query: { uploadId },
+        headers: {},
+        body: new Uint8Array(),
+      }),
     },
     {
       xml: "<CreateBucketConfiguration><LocationConstraint>us-east-1</LocationConstraint></CreateBucketConfiguration>",
@@ -167,16 +251,20 @@ it("valid XML bodies, mutated, get a success or an S3 XML error", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.nat(),
-      fc.array(fc.tuple(fc.nat(), fc.constantFrom(...XML_SNIPPETS.keys()), fc.nat({ max: 40 })), { minLength: 0, maxLength: 3 }),
+      fc.array(fc.tuple(fc.nat(), fc.constantFrom(...XML_SNIPPETS.keys()), fc.nat({ max: 40 })), {
+        minLength: 0,
+        maxLength: 3,
+      }),
       fc.option(mutation, { freq: 2 }),
       async (which, inserts, bytes) => {
         const template = bodies[which % bodies.length] as (typeof bodies)[number];
         let xml = template.xml;
         for (const [at, snippet, cut] of inserts) {
           const pos = at % (xml.length + 1);
-          xml = xml.slice(0, pos) + (XML_SNIPPETS[snippet] ?? "") + xml.slice(pos + (cut % 8 === 0 ? cut : 0));
+          xml =
+            xml.slice(0, pos) + (XML_SNIPPETS[snippet] ?? "") + xml.slice(pos + (cut % 8 === 0 ? cut : 0));
         }
-        let body = new TextEncoder().encode(xml);
+        let body: Uint8Array = new TextEncoder().encode(xml);
         if (bytes !== null) body = applyMutation(body, bytes);
         const req = template.make();
         req.body = body;

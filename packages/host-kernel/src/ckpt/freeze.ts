@@ -227,6 +227,7 @@ function sigacts(proc: Process): SigActionImage[] {
 }
 
 function lwpState(l: Lwp): LwpStateImage {
+  if (l.state === "zombie") return { kind: "exited" };
   if (l.state !== "sleeping" || l.syscall === null) return { kind: "runnable" };
   const args = [...l.syscall.args, 0, 0, 0, 0, 0, 0].slice(0, 6).map((a) => a >>> 0);
   if (l.sleepMode === "umtx") {

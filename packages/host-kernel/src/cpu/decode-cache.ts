@@ -13,9 +13,8 @@ export const SLOTS_PER_PAGE = PAGE_SIZE >>> 2;
 export class DecodedPage {
   readonly code = new Int32Array(SLOTS_PER_PAGE);
   readonly imm = new Int32Array(SLOTS_PER_PAGE);
-  /** Translated basic blocks by first slot (see jit.ts), their lengths, and how hot each slot is. */
+  /** Translated regions by first slot (see jit.ts), and how hot each slot is. */
   readonly blocks: (BlockFn | null)[] = new Array<BlockFn | null>(SLOTS_PER_PAGE).fill(null);
-  readonly blockLen = new Uint8Array(SLOTS_PER_PAGE);
   readonly heat = new Uint8Array(SLOTS_PER_PAGE);
   blockCount = 0;
 
@@ -29,20 +28,20 @@ export class DecodedPage {
 
   dropBlocks(): void {
     this.blocks.fill(null);
-    this.blockLen.fill(0);
     this.heat.fill(0);
     this.blockCount = 0;
   }
 }
 
 /**
- * A translated basic block: runs the block's instructions starting at `pc` (the block is
- * position-independent, since one page may be mapped at several addresses) and returns the next
- * pc. A block that loops on itself runs at most `iters` times and leaves the count in
- * `t.iters` (others leave it alone). It leaves `t.exitIndex` at -1 when it ran to its end;
- * otherwise it stopped after `exitIndex` instructions in all, with `t.exitKind` saying why.
+ * A translated region (jit.ts): runs from its first instruction, at `pc` (regions are
+ * position-independent, since one page may be mapped at several addresses), retiring at most
+ * `budget` instructions, and returns the next pc. It leaves the count in `t.retired`, and in
+ * `t.exitKind` why it stopped: EXIT_NONE (the next pc is outside the region, or the budget left
+ * does not fit its next segment, or it stored into decoded code), EXIT_FAULT or EXIT_MISALIGNED
+ * (the instruction at the returned pc trapped and did not retire).
  */
-export type BlockFn = (r: Int32Array, t: SoftTlb, pc: number, iters: number) => number;
+export type BlockFn = (r: Int32Array, t: SoftTlb, pc: number, budget: number) => number;
 
 /** Stands for "this page has no decoded instructions", so TLB arrays never hold null. */
 export const NO_DECODE = new DecodedPage(new Uint8Array(PAGE_SIZE));

@@ -2,7 +2,7 @@ import { type Fault, Stop } from "./cpu-types.ts";
 import { decodeSlot } from "./decode.ts";
 import { type DecodedPage, flushDecodeCache, NO_DECODE } from "./decode-cache.ts";
 import type { Hart } from "./hart.ts";
-import { compileBlock, EXIT_FAULT, EXIT_MISALIGNED } from "./jit.ts";
+import { compileBlock, EXIT_FAULT, EXIT_NONE } from "./jit.ts";
 import { div, divu, mulh, mulhsu, mulhu, rem, remu } from "./muldiv.ts";
 import { TLB_MASK } from "./tlb.ts";
 
@@ -114,12 +114,11 @@ export function execute(hart: Hart, budget: number): Stop {
   let code = dec.code;
   let imms = dec.imm;
   let blocks = dec.blocks;
-  let blockLen = dec.blockLen;
   let heat = dec.heat;
   const jit = hart.jit;
   const threshold = Math.min(hart.jitThreshold, 254); // 255 marks "not translatable"
   const exitFault = EXIT_FAULT;
-  const exitMisaligned = EXIT_MISALIGNED;
+  const exitNone = EXIT_NONE;
   hart.fault = 0;
 
   loop: while (n < budget) {
@@ -133,7 +132,6 @@ export function execute(hart: Hart, budget: number): Stop {
       code = d.code;
       imms = d.imm;
       blocks = d.blocks;
-      blockLen = d.blockLen;
       heat = d.heat;
       pageBase = pc & PAGE_BASE;
     }
@@ -142,27 +140,20 @@ export function execute(hart: Hart, budget: number): Stop {
     if (jit) {
       const block = blocks[slot]!;
       if (block !== null) {
-        const len = blockLen[slot]!;
-        if (n + len <= budget) {
-          tlb.exitIndex = -1;
-          tlb.iters = 1;
-          pc = block(r, tlb, pc, Math.floor((budget - n) / len));
-          const k = tlb.exitIndex;
-          if (k < 0) {
-            n += len * tlb.iters;
-            continue;
-          }
-          n += k;
-          if (tlb.exitKind === exitFault) {
-            stop = trapFault(hart, tlb.fault, tlb.faultAddr);
-            break;
-          }
-          if (tlb.exitKind === exitMisaligned) {
-            stop = trapMisaligned(hart, tlb.exitAddr);
-            break;
-          }
-          continue;
+        tlb.exitKind = exitNone;
+        pc = block(r, tlb, pc, budget - n);
+        const k = tlb.retired;
+        n += k;
+        const kind = tlb.exitKind;
+        if (kind !== exitNone) {
+          stop =
+            kind === exitFault
+              ? trapFault(hart, tlb.fault, tlb.faultAddr)
+              : trapMisaligned(hart, tlb.exitAddr);
+          break;
         }
+        if (k > 0) continue;
+        // Its first segment does not fit in the budget left: the interpreter steps.
       } else {
         const h = heat[slot]!;
         if (h < threshold) heat[slot] = h + 1;

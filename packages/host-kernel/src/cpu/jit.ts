@@ -5,23 +5,32 @@ import { div, divu, mulh, mulhsu, mulhu, rem, remu } from "./muldiv.ts";
 import { TLB_MASK } from "./tlb.ts";
 
 /**
- * Basic-block translation: a hot run of straight-line instructions (ending with the first jump or
- * branch, before the first instruction that needs the interpreter, at the end of the page, or
- * after MAX_BLOCK instructions) becomes one JavaScript function built with the Function
- * constructor, with registers as constant indexes into the register array and immediates as
- * literals. The interpreter stays the reference and the fallback: it runs everything a block
- * cannot (ECALL, EBREAK, WFI, PAUSE, FENCE.I, counter reads, LR/SC/AMO, illegal words) and any
- * block that would overrun the budget.
+ * Region translation: when an instruction gets hot, the run of translatable instructions starting
+ * there (up to the first instruction only the interpreter runs, the end of the page, an
+ * unconditional jump with no pending forward target, or MAX_REGION instructions) becomes one
+ * JavaScript function, built with the Function constructor, with registers as constant indexes
+ * into the register array and immediates as literals.
  *
- * A block is position-independent (it takes its pc) because one page may be mapped at several
- * addresses. Blocks belong to the page's decode record, so a store into the page drops them all;
- * a block whose own store hits a decoded page stops right after that store.
+ * Inside the function the region is a `for (;;) switch (s)` over its basic blocks: a jump or
+ * branch whose target lies in the region sets `s` and continues, so loops and if/else chains run
+ * without going back to the interpreter; any other target returns to it. Every segment (a
+ * straight run ending at a jump or branch, or where another one starts) first checks that it fits
+ * in the budget it was given and adds its length to the count, so the budget stays exact: when
+ * the next segment does not fit, the function returns its pc and the interpreter steps the rest.
+ * The function reports what it retired in `t.retired`, and why it stopped early in `t.exitKind`.
+ *
+ * The interpreter stays the reference and the fallback: it runs everything a region cannot
+ * (ECALL, EBREAK, WFI, PAUSE, FENCE.I, counter reads, LR/SC/AMO, illegal words).
+ *
+ * A region is position-independent (it takes its pc) because one page may be mapped at several
+ * addresses. Regions belong to the page's decode record, so a store into the page drops them all;
+ * a region whose own store hits a decoded page returns right after that store.
  */
 
-export const MAX_BLOCK = 64;
+export const MAX_REGION = 256;
 
-/** `SoftTlb.exitKind` after a block stopped early. */
-export const EXIT_EARLY = 0;
+/** `SoftTlb.exitKind` after a region returned: normally, or stopped by a trap. */
+export const EXIT_NONE = 0;
 export const EXIT_FAULT = 1;
 export const EXIT_MISALIGNED = 2;
 
@@ -29,8 +38,8 @@ function isBranch(op: Op): boolean {
   return op === Op.Beq || op === Op.Bne || op === Op.Blt || op === Op.Bge || op === Op.Bltu || op === Op.Bgeu;
 }
 
-function endsBlock(op: Op): boolean {
-  return op === Op.Jal || op === Op.Jalr || isBranch(op);
+function isJump(op: Op): boolean {
+  return op === Op.Jal || op === Op.Jalr;
 }
 
 function translatable(op: Op): boolean {
@@ -60,26 +69,36 @@ function translatable(op: Op): boolean {
 }
 
 interface EmitContext {
-  /** Set once the jump or branch that ends the block is emitted. */
-  ends: boolean;
-  /**
-   * For a block whose last instruction jumps back to its first (a tight loop), the block's
-   * length: the function then loops by itself up to `iters` times (its 4th argument) and counts
-   * iterations in `it`. 0 otherwise.
-   */
-  loopLen: number;
+  /** Region length in instructions. */
+  len: number;
+  /** First instruction and length of the segment being emitted. */
+  segStart: number;
+  segLen: number;
 }
 
 const at = (k: number): string => `(pc + ${4 * k}) | 0`;
 
-/** Stop after `k` instructions of this iteration, for `kind`, at instruction k's pc. */
-function exit(ctx: EmitContext, k: number, kind: number, extra = ""): string {
-  const retired = ctx.loopLen > 0 ? `it * ${ctx.loopLen} + ${k}` : `${k}`;
-  return `{ t.exitIndex = ${retired}; t.exitKind = ${kind};${extra} return ${at(k)}; }`;
+/** Instructions retired before instruction `k` of the current segment (`n` counts the segment). */
+function before(ctx: EmitContext, k: number): string {
+  const rest = ctx.segLen - (k - ctx.segStart);
+  return rest === 0 ? "n" : `n - ${rest}`;
 }
 
-/** The end of a loop block's iteration when it jumps back: go round again or return. */
-const loopBack = "{ if (++it < iters) continue; t.iters = it; return pc; }";
+/** Stop at instruction k (not retired) for `kind`. */
+function trap(ctx: EmitContext, k: number, kind: number, extra = ""): string {
+  return `{ t.retired = ${before(ctx, k)}; t.exitKind = ${kind};${extra} return ${at(k)}; }`;
+}
+
+/** Go to relative instruction `target`: inside the region, or back to the interpreter. */
+function goTo(ctx: EmitContext, target: number, pcExpr: string): string {
+  if (target >= 0 && target < ctx.len) return `{ s = ${target}; continue; }`;
+  return `{ t.retired = n; return ${pcExpr}; }`;
+}
+
+/** The relative target of a jump or branch at `k` with immediate `imm`, if it is aligned. */
+function targetOf(k: number, imm: number): number | null {
+  return (imm & 3) === 0 ? k + (imm >> 2) : null;
+}
 
 function branchCond(op: Op, a: string, b: string): string {
   switch (op) {
@@ -98,7 +117,7 @@ function branchCond(op: Op, a: string, b: string): string {
   }
 }
 
-/** JavaScript for instruction `k` of a block; `ends` is set for a jump or branch. */
+/** JavaScript for instruction `k` of a region. */
 function emit(
   op: Op,
   rd: number,
@@ -117,29 +136,25 @@ function emit(
       return `${d} = ${imm};`;
     case Op.Auipc:
       return `${d} = pc + ${4 * k + imm};`;
-    case Op.Jal:
-      ctx.ends = true;
-      if ((imm & 3) !== 0) return exit(ctx, k, EXIT_MISALIGNED, ` t.exitAddr = (pc + ${4 * k + imm}) >>> 0;`);
-      if (ctx.loopLen > 0) return `${d} = pc + ${4 * k + 4}; ${loopBack}`;
-      return `${d} = pc + ${4 * k + 4}; return (pc + ${4 * k + imm}) | 0;`;
+    case Op.Jal: {
+      const target = targetOf(k, imm);
+      if (target === null) return trap(ctx, k, EXIT_MISALIGNED, ` t.exitAddr = (pc + ${4 * k + imm}) >>> 0;`);
+      return `${d} = pc + ${4 * k + 4}; ${goTo(ctx, target, `(pc + ${4 * k + imm}) | 0`)}`;
+    }
     case Op.Jalr:
-      ctx.ends = true;
-      return `{ const tg = (${a} + ${i}) & ~1; if ((tg & 3) !== 0) ${exit(ctx, k, EXIT_MISALIGNED, " t.exitAddr = tg >>> 0;")} ${d} = pc + ${4 * k + 4}; return tg; }`;
+      return `{ const tg = (${a} + ${i}) & ~1; if ((tg & 3) !== 0) ${trap(ctx, k, EXIT_MISALIGNED, " t.exitAddr = tg >>> 0;")} ${d} = pc + ${4 * k + 4}; t.retired = n; return tg; }`;
     case Op.Beq:
     case Op.Bne:
     case Op.Blt:
     case Op.Bge:
     case Op.Bltu:
     case Op.Bgeu: {
-      ctx.ends = true;
+      const target = targetOf(k, imm);
       const taken =
-        (imm & 3) !== 0
-          ? exit(ctx, k, EXIT_MISALIGNED, ` t.exitAddr = (pc + ${4 * k + imm}) >>> 0;`)
-          : ctx.loopLen > 0
-            ? loopBack
-            : `return (pc + ${4 * k + imm}) | 0;`;
-      const fallThrough = ctx.loopLen > 0 ? `t.iters = it + 1; return ${at(k + 1)};` : `return ${at(k + 1)};`;
-      return `if (${branchCond(op, a, b)}) ${taken} ${fallThrough}`;
+        target === null
+          ? trap(ctx, k, EXIT_MISALIGNED, ` t.exitAddr = (pc + ${4 * k + imm}) >>> 0;`)
+          : goTo(ctx, target, `(pc + ${4 * k + imm}) | 0`);
+      return `if (${branchCond(op, a, b)}) ${taken}`;
     }
     case Op.Lb:
     case Op.Lbu:
@@ -154,7 +169,7 @@ function emit(
       const aligned = size === 1 ? "" : `(a & ${size - 1}) === 0 && `;
       return `{ const a = (${a} + ${i}) | 0; const vpn = a >>> 12; const x = vpn & ${TLB_MASK}; let v;
   if (${aligned}rTag[x] === vpn) { const p = rPage[x]; const o = a & 4095; v = ${bytes}; }
-  else { v = t.load(a, ${size}); if (v < 0) ${exit(ctx, k, EXIT_FAULT)} }
+  else { v = t.load(a, ${size}); if (v < 0) ${trap(ctx, k, EXIT_FAULT)} }
   ${d} = ${ext}; }`;
     }
     case Op.Sb:
@@ -165,11 +180,13 @@ function emit(
         .slice(0, size)
         .join(" ");
       const aligned = size === 1 ? "" : `(a & ${size - 1}) === 0 && `;
+      // A store into a decoded page (self-modifying code) returns right after itself.
+      const hitCode = `{ t.retired = ${before(ctx, k + 1)}; return ${at(k + 1)}; }`;
       return `{ const a = (${a} + ${i}) | 0; const v = ${b}; const vpn = a >>> 12; const x = vpn & ${TLB_MASK};
   if (${aligned}wTag[x] === vpn) { const p = wPage[x]; const o = a & 4095; ${writes}
     if (res.count > 0) res.breakOverlapping(a >>> 0, ${size});
-    const dd = wDec[x]; if (dd !== noDecode) { dd.invalidate(o >>> 2); ${exit(ctx, k + 1, EXIT_EARLY)} } }
-  else { if (!t.store(a, ${size}, v)) ${exit(ctx, k, EXIT_FAULT)} if (t.storeHitCode) ${exit(ctx, k + 1, EXIT_EARLY)} } }`;
+    const dd = wDec[x]; if (dd !== noDecode) { dd.invalidate(o >>> 2); ${hitCode} } }
+  else { if (!t.store(a, ${size}, v)) ${trap(ctx, k, EXIT_FAULT)} if (t.storeHitCode) ${hitCode} } }`;
     }
     case Op.Addi:
       return `${d} = ${a} + ${i};`;
@@ -232,47 +249,97 @@ function emit(
   }
 }
 
-type Factory = (...helpers: unknown[]) => BlockFn;
+type Op5 = [op: Op, rd: number, rs1: number, rs2: number, imm: number];
 
 /**
- * Translate the block starting at `slot` of `d`, store it in `d.blocks`, and say whether there
- * was anything to translate.
+ * The instructions of the region starting at `slot`: translatable ones, up to MAX_REGION or the
+ * end of the page, and past an unconditional jump only while an earlier jump or branch targets
+ * something further on (the code after it is reachable).
  */
-export function compileBlock(d: DecodedPage, slot: number): boolean {
-  // First pass: which instructions make up the block.
-  const ops: [Op, number, number, number, number][] = [];
-  for (let s = slot; s < SLOTS_PER_PAGE && ops.length < MAX_BLOCK; s++) {
+function scanRegion(d: DecodedPage, slot: number): Op5[] {
+  const ops: Op5[] = [];
+  let furthest = -1; // the furthest forward target seen, relative to `slot`
+  for (let s = slot; s < SLOTS_PER_PAGE && ops.length < MAX_REGION; s++) {
     let w = d.code[s]!;
     if (w === 0) w = decodeSlot(d, s);
     const op = (w & 0xff) as Op;
     if (!translatable(op)) break;
-    ops.push([op, (w >>> 8) & 63, (w >>> 16) & 31, w >>> 24, d.imm[s]!]);
-    if (endsBlock(op)) break;
+    const imm = d.imm[s]!;
+    ops.push([op, (w >>> 8) & 63, (w >>> 16) & 31, w >>> 24, imm]);
+    const k = s - slot;
+    if (op === Op.Jal || isBranch(op)) {
+      const target = targetOf(k, imm);
+      if (target !== null && target > furthest) furthest = target;
+    }
+    if (isJump(op) && furthest <= k) break;
   }
-  const len = ops.length;
-  if (len === 0) return false;
-  const [lastOp, , , , lastImm] = ops[len - 1]!;
-  const loops = (lastOp === Op.Jal || isBranch(lastOp)) && lastImm === -4 * (len - 1);
+  return ops;
+}
 
-  // Second pass: the code.
-  const ctx: EmitContext = { ends: false, loopLen: loops ? len : 0 };
+/**
+ * Where segments start: the region's first instruction, every in-region target of a jump or
+ * branch (these are also the `case` labels), and the instruction after any jump or branch.
+ */
+function segmentStarts(ops: readonly Op5[]): { labels: Set<number>; starts: boolean[] } {
+  const len = ops.length;
+  const labels = new Set<number>([0]);
+  const starts = new Array<boolean>(len + 1).fill(false);
+  starts[0] = true;
+  starts[len] = true;
+  for (let k = 0; k < len; k++) {
+    const [op, , , , imm] = ops[k]!;
+    if (op === Op.Jal || isBranch(op)) {
+      const target = targetOf(k, imm);
+      if (target !== null && target >= 0 && target < len) {
+        labels.add(target);
+        starts[target] = true;
+      }
+    }
+    if (op === Op.Jal || op === Op.Jalr || isBranch(op)) starts[k + 1] = true;
+  }
+  return { labels, starts };
+}
+
+/** The JavaScript body of a region function `(r, t, pc, budget)`. */
+function regionSource(ops: readonly Op5[]): string {
+  const len = ops.length;
+  const { labels, starts } = segmentStarts(ops);
+  const ctx: EmitContext = { len, segStart: 0, segLen: 0 };
   const lines: string[] = [];
   for (let k = 0; k < len; k++) {
+    if (starts[k]) {
+      let end = k + 1;
+      while (!starts[end]) end++;
+      ctx.segStart = k;
+      ctx.segLen = end - k;
+      if (labels.has(k)) lines.push(`case ${k}:`);
+      lines.push(`if ((n += ${ctx.segLen}) > budget) { t.retired = n - ${ctx.segLen}; return ${at(k)}; }`);
+    }
     const [op, rd, rs1, rs2, imm] = ops[k]!;
     lines.push(emit(op, rd, rs1, rs2, imm, k, ctx));
   }
-  if (!ctx.ends) lines.push(`return ${at(len)};`);
-  if (loops) {
-    lines.unshift("let it = 0;", "for (;;) {");
-    lines.push("}");
-  }
+  const [lastOp] = ops[len - 1]!;
+  if (!isJump(lastOp)) lines.push(`t.retired = n; return ${at(len)};`);
   const body = lines.join("\n");
   const prelude = [
     body.includes("rTag") ? "const rTag = t.rTag; const rPage = t.rPage;" : "",
     body.includes("wTag")
       ? "const wTag = t.wTag; const wPage = t.wPage; const wDec = t.wDec; const res = t.mem.reservations;"
       : "",
+    "let n = 0; let s = 0;",
   ].join("\n");
+  return `${prelude}\nfor (;;) switch (s) {\n${body}\n}`;
+}
+
+type Factory = (...helpers: unknown[]) => BlockFn;
+
+/**
+ * Translate the region starting at `slot` of `d`, store it in `d.blocks`, and say whether there
+ * was anything to translate.
+ */
+export function compileBlock(d: DecodedPage, slot: number): boolean {
+  const ops = scanRegion(d, slot);
+  if (ops.length === 0) return false;
   const factory = new Function(
     "noDecode",
     "mulh",
@@ -282,10 +349,9 @@ export function compileBlock(d: DecodedPage, slot: number): boolean {
     "divu",
     "rem",
     "remu",
-    `"use strict";\nreturn function block(r, t, pc, iters) {\n${prelude}\n${body}\n};`,
+    `"use strict";\nreturn function region(r, t, pc, budget) {\n${regionSource(ops)}\n};`,
   ) as Factory;
   d.blocks[slot] = factory(NO_DECODE, mulh, mulhsu, mulhu, div, divu, rem, remu);
-  d.blockLen[slot] = len;
   d.blockCount++;
   return true;
 }

@@ -39,12 +39,10 @@ export class SoftTlb {
   /** Set by `store` when it overwrote a decoded instruction (translated blocks must stop). */
   storeHitCode = false;
   /**
-   * How the last translated block ended (jit.ts): `exitIndex` is -1 if it ran to its end, else
-   * the instructions it retired before stopping for `exitKind` (at `exitAddr` for a misaligned
-   * jump); `iters` is how many times a self-looping block went round.
+   * How the last translated region ended (jit.ts): the instructions it `retired`, and
+   * `exitKind` (EXIT_NONE, EXIT_FAULT, or EXIT_MISALIGNED with the target in `exitAddr`).
    */
-  exitIndex = -1;
-  iters = 1;
+  retired = 0;
   exitKind = 0;
   exitAddr = 0;
 

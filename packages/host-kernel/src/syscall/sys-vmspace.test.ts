@@ -13,7 +13,15 @@ import {
   SIGTRAP,
   TRAP_BRKPT,
 } from "../signal/signal-numbers.ts";
-import { ENTRY_SHARED, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "../vm/vm-types.ts";
+import {
+  ENTRY_SHARED,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  PROT_READ,
+  PROT_WRITE,
+} from "../vm/vm-types.ts";
 import {
   MADV_INVAL,
   MADV_SETMAP,
@@ -77,7 +85,11 @@ function vkernel(quantum = 10_000) {
   const call = (number: number, ...args: number[]): number => {
     const handler = syscallTable.get(number);
     if (handler === undefined) throw new Error(`syscall ${number} is not registered`);
-    const r = handler(k, lwp, args.map((a) => a >>> 0));
+    const r = handler(
+      k,
+      lwp,
+      args.map((a) => a >>> 0),
+    );
     if (typeof r !== "number") throw new Error("unexpected sleep");
     return r;
   };
@@ -160,7 +172,7 @@ describe("vmspace_create / destroy / mmap / mcontrol", () => {
   it("maps memimage pages directly without MAP_VPAGETABLE", () => {
     const v = vkernel();
     v.call(nr.SYS_vmspace_create, 1);
-    v.poke(CODE_PHYS, words([li(10, 0x1234), sw(10, 0, 0x100), lw(11, 0, 0x100), ecall()]));
+    v.poke(CODE_PHYS, words([li(5, 0x10000), li(10, 0x1234), sw(10, 5, 0x100), lw(11, 5, 0x100), ecall()]));
     // guest page 0 = memimage CODE_PHYS; both the caller and the guest see the store
     const flags = MAP_SHARED | MAP_FIXED;
     expect(v.call(nr.SYS_vmspace_mmap, 1, 0x10000, 4096, 7, flags, MEMIMG + CODE_PHYS)).toBe(0x10000);
@@ -214,17 +226,28 @@ describe("vmspace_ctl(RUN)", () => {
     v.tables.map(GUEST_DATA, DATA_PHYS, PTE_R | PTE_U);
     v.poke(CODE_PHYS, words([li(5, GUEST_DATA), sw(5, 5, 0), ecall()]));
     const ro = v.run(GUEST_CODE);
-    expect([ro.result, ro.value, ro.signo, ro.code]).toEqual([VMTRAP_FAULT, GUEST_DATA, SIGSEGV, SEGV_ACCERR]);
+    expect([ro.result, ro.value, ro.signo, ro.code]).toEqual([
+      VMTRAP_FAULT,
+      GUEST_DATA,
+      SIGSEGV,
+      SEGV_ACCERR,
+    ]);
     expect(v.proc.vm.readU32(MEMIMG + DATA_PHYS)).toBe(0);
 
     v.tables.map(GUEST_DATA, DATA_PHYS, PTE_R | PTE_W | PTE_U);
     v.call(nr.SYS_vmspace_mcontrol, GUEST_ID, WINDOW, WINDOW_LEN, MADV_INVAL, 0);
     v.poke(CODE_PHYS, words([li(5, GUEST_DATA), jalr(0, 5, 0)]));
     const nx = v.run(GUEST_CODE);
-    expect([nx.result, nx.value, nx.signo, nx.code]).toEqual([VMTRAP_FAULT, GUEST_DATA, SIGSEGV, SEGV_ACCERR]);
+    expect([nx.result, nx.value, nx.signo, nx.code]).toEqual([
+      VMTRAP_FAULT,
+      GUEST_DATA,
+      SIGSEGV,
+      SEGV_ACCERR,
+    ]);
 
     const supervisor = GUEST_CODE + 0x2000;
     v.tables.map(supervisor, CODE_PHYS, PTE_R | PTE_X);
+    v.call(nr.SYS_vmspace_mcontrol, GUEST_ID, supervisor, 4096, MADV_INVAL, 0);
     const noU = v.run(supervisor);
     expect([noU.result, noU.value, noU.code]).toEqual([VMTRAP_FAULT, supervisor, SEGV_ACCERR]);
   });
@@ -236,11 +259,26 @@ describe("vmspace_ctl(RUN)", () => {
     v.tables.map(GUEST_DATA, MEMIMG_PAGES * 4096, PTE_R | PTE_U); // past the object's end
     v.poke(CODE_PHYS, words([addi(10, 0, 1), ebreak(), 0xffff_ffff, li(5, GUEST_DATA), lw(6, 5, 0)]));
     const bp = v.run(GUEST_CODE);
-    expect([bp.result, bp.pc, bp.signo, bp.code]).toEqual([VMTRAP_BREAKPOINT, GUEST_CODE + 4, SIGTRAP, TRAP_BRKPT]);
+    expect([bp.result, bp.pc, bp.signo, bp.code]).toEqual([
+      VMTRAP_BREAKPOINT,
+      GUEST_CODE + 4,
+      SIGTRAP,
+      TRAP_BRKPT,
+    ]);
     const ill = v.run(GUEST_CODE + 8);
-    expect([ill.result, ill.value, ill.signo, ill.code]).toEqual([VMTRAP_ILLEGAL, 0xffff_ffff, SIGILL, ILL_ILLOPC]);
+    expect([ill.result, ill.value, ill.signo, ill.code]).toEqual([
+      VMTRAP_ILLEGAL,
+      0xffff_ffff,
+      SIGILL,
+      ILL_ILLOPC,
+    ]);
     const bus = v.run(GUEST_CODE + 12);
-    expect([bus.result, bus.value, bus.signo, bus.code]).toEqual([VMTRAP_FAULT, GUEST_DATA, SIGBUS, BUS_ADRERR]);
+    expect([bus.result, bus.value, bus.signo, bus.code]).toEqual([
+      VMTRAP_FAULT,
+      GUEST_DATA,
+      SIGBUS,
+      BUS_ADRERR,
+    ]);
   });
 
   it("uses a changed PTE after MADV_INVAL", () => {
@@ -268,7 +306,14 @@ describe("vmspace_ctl(RUN)", () => {
     v.poke(SECRET_PHYS, u32s(0x5ec2e7));
     v.poke(CODE_PHYS, words([lw(10, 5, 0), ecall()]));
     // no guest address reaches memimage pages its tables do not map, nor the caller's own memory
-    for (const addr of [MEMIMG, MEMIMG + SECRET_PHYS, 0x10000, SECRET_PHYS, GUEST_DATA + 0x1000, 0xffff_e000]) {
+    for (const addr of [
+      MEMIMG,
+      MEMIMG + SECRET_PHYS,
+      0x10000,
+      SECRET_PHYS,
+      GUEST_DATA + 0x1000,
+      0xffff_e000,
+    ]) {
       const r = v.run(GUEST_CODE, { 5: addr });
       expect([r.result, r.value]).toEqual([VMTRAP_FAULT, addr]);
     }
@@ -278,7 +323,10 @@ describe("vmspace_ctl(RUN)", () => {
     const root2 = 0x6000;
     v.call(nr.SYS_vmspace_mcontrol, other, WINDOW, WINDOW_LEN, MADV_SETMAP, masterPde(root2));
     v.poke(root2 + (GUEST_CODE >>> 22) * 4, u32s(((0x7000 >>> 12) << 10) | 1));
-    v.poke(0x7000, u32s(((CODE_PHYS >>> 12) << 10) | RWXU | 1, ((SECRET_PHYS >>> 12) << 10) | PTE_R | PTE_U | 1));
+    v.poke(
+      0x7000,
+      u32s(((CODE_PHYS >>> 12) << 10) | RWXU | 1, ((SECRET_PHYS >>> 12) << 10) | PTE_R | PTE_U | 1),
+    );
     expect(v.run(GUEST_CODE, { 5: GUEST_DATA }, other).x(10)).toBe(0x5ec2e7);
     const mine = v.run(GUEST_CODE, { 5: GUEST_DATA });
     expect([mine.result, mine.x(10)]).toEqual([VMTRAP_SYSCALL, 0]);

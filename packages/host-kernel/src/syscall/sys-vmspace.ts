@@ -15,6 +15,7 @@ import {
 } from "../vm/vm-types.ts";
 import {
   GuestVmspaceTable,
+  invalidateGuestRange,
   MADV_INVAL,
   MADV_SETMAP,
   MAP_VPAGETABLE,
@@ -108,15 +109,16 @@ export function sys_vmspace_munmap(_k: Kernel, lwp: Lwp, a: SyscallArgs): Syscal
 /**
  * vmspace_mcontrol(id, addr, len, behav, value) → 0. MADV_SETMAP: `value` becomes the master
  * PDE of the VPAGETABLE entry at `addr`. MADV_INVAL: drop every cached translation of the guest
- * vmspace (the vkernel calls it after changing a PTE, as DragonFly's pmap does).
+ * vmspace and the decoded code of the range (the vkernel calls it after changing a PTE or code
+ * in memimage, as DragonFly's pmap does).
  */
 export function sys_vmspace_mcontrol(_k: Kernel, lwp: Lwp, a: SyscallArgs): SyscallResult {
-  const [id, addr, , behav, value] = a as [number, number, number, number, number];
+  const [id, addr, len, behav, value] = a as [number, number, number, number, number];
   const vm = space(lwp.proc, id);
   if (vm === undefined) return -ENOENT;
   if (behav === MADV_SETMAP) return vm.setMasterPde(addr, value);
   if (behav === MADV_INVAL) {
-    vm.invalidate();
+    invalidateGuestRange(vm, addr, len);
     return 0;
   }
   return -EINVAL;

@@ -42,6 +42,13 @@ export class VmObject {
   refs = 0;
   /** See `nextStamp`. */
   generation = nextStamp();
+  /**
+   * Indexes for which `pageForRead` handed out ZERO_PAGE: a hart may cache that translation, so
+   * materializing one of them must bump the generation. A page first touched by a write was never
+   * handed out, and making it present leaves every cached translation valid: no bump (a bump
+   * makes every hart on the space flush its whole TLB).
+   */
+  private readonly zeroLent = new Set<number>();
 
   constructor(
     id: number,
@@ -62,6 +69,7 @@ export class VmObject {
     const page = this.pages.get(index);
     if (page !== undefined) return page;
     if (this.source !== null) return this.materializeFromSource(index);
+    this.zeroLent.add(index);
     return ZERO_PAGE;
   }
 
@@ -74,7 +82,7 @@ export class VmObject {
         page = new Uint8Array(PAGE_SIZE);
         this.pages.set(index, page);
         // A hart may hold ZERO_PAGE for this index in its read TLB: make it re-translate.
-        this.generation = nextStamp();
+        if (this.zeroLent.delete(index)) this.generation = nextStamp();
       }
     } else if (this.cow.has(index)) {
       page = page.slice();

@@ -12,7 +12,6 @@ import {
   SIGTRAP,
   TRAP_BRKPT,
 } from "../signal/signal-numbers.ts";
-import type { GuestTrap } from "./vmspace-guest-frame.ts";
 import {
   VMTRAP_BREAKPOINT,
   VMTRAP_FAULT,
@@ -20,6 +19,7 @@ import {
   VMTRAP_SLICE,
   VMTRAP_SYSCALL,
 } from "./vmspace-guest.ts";
+import type { GuestTrap } from "./vmspace-guest-frame.ts";
 
 /**
  * Run guest code on `hart` (whose memory is the guest vmspace) for at most `budget` instructions
@@ -46,7 +46,8 @@ function trapOf(hart: Hart, stop: Stop): GuestTrap {
       return { cause: VMTRAP_FAULT, value: hart.trapValue >>> 0, signo: SIGBUS, code: BUS_ADRALN };
     case Stop.MemoryFault: {
       const value = hart.trapValue >>> 0;
-      if (hart.fault === Fault.BusError) return { cause: VMTRAP_FAULT, value, signo: SIGBUS, code: BUS_ADRERR };
+      if (hart.fault === Fault.BusError)
+        return { cause: VMTRAP_FAULT, value, signo: SIGBUS, code: BUS_ADRERR };
       const code = hart.fault === Fault.AccessError ? SEGV_ACCERR : SEGV_MAPERR;
       return { cause: VMTRAP_FAULT, value, signo: SIGSEGV, code };
     }

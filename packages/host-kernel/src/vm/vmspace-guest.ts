@@ -1,3 +1,5 @@
+import { Access } from "../cpu/cpu-types.ts";
+import { flushDecodeCache, invalidateDecodedPage } from "../cpu/decode-cache.ts";
 import { Hart } from "../cpu/hart.ts";
 import type { VmObjectIds } from "./vm-space.ts";
 import { VmSpace } from "./vm-space.ts";
@@ -34,6 +36,30 @@ export const VMTRAP_SLICE = 5;
  * spans a host slice boundary (see KERNEL.md "Guest vmspaces"), so this kernel never returns it.
  */
 export const VMTRAP_RESTART = 6;
+
+/** MADV_INVAL ranges up to this many pages drop their pages' decoded code one by one. */
+const INVAL_WALK_PAGES = 256;
+
+/**
+ * MADV_INVAL over [addr, addr + len) of a guest vmspace: every cached translation of the vmspace
+ * goes (its generation moves), and so does decoded code of the pages the range maps now, since
+ * the vkernel may have written new instructions into memimage (a larger range drops all decoded
+ * code, which is always correct, only slower).
+ */
+export function invalidateGuestRange(space: VmSpace, addr: number, len: number): void {
+  space.invalidate();
+  const first = Math.floor((addr >>> 0) / 4096);
+  const pages = Math.ceil(((addr >>> 0) + (len >>> 0)) / 4096) - first;
+  if (pages > INVAL_WALK_PAGES) {
+    flushDecodeCache();
+    return;
+  }
+  for (let i = 0; i < pages; i++) {
+    const va = (first + i) * 4096;
+    const page = space.translate(va, Access.Execute);
+    if (typeof page !== "number") invalidateDecodedPage(page);
+  }
+}
 
 /** One process's guest vmspaces (DragonFly's `p_vkernel` tree) and the harts that run them. */
 export class GuestVmspaceTable {

@@ -1,0 +1,239 @@
+/**
+ * `vkc images show --html` and `vkc images diff --html` rendered in real headless Chromium: the
+ * page loads with no console errors or failed requests, draws its page maps, and the numbers in
+ * it match `--json`. Chromium is a test requirement: without it the test fails with the hint.
+ */
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { main } from "../main.ts";
+import { captureIO } from "../test-io.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const GUEST = resolve(import.meta.dirname, "../../../host-kernel/guest/bin");
+
+async function vkc(...argv: string[]) {
+  const io = captureIO();
+  const status = await main(argv, io);
+  return { status, stdout: io.stdout(), stderr: io.stderr() };
+}
+
+function json(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+let browser: BrowserContext;
+let dir: string;
+let store: string;
+let ids: string[];
+
+/** Open `file` in a fresh page, collecting console errors, page errors and network requests. */
+async function open(file: string): Promise<{ page: Page; errors: string[]; requests: string[] }> {
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  const requests: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") errors.push(m.text());
+  });
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("request", (r) => {
+    if (!r.url().startsWith("file:")) requests.push(r.url());
+  });
+  await page.goto(`file://${file}`, { waitUntil: "load", timeout: 30_000 });
+  return { page, errors, requests };
+}
+
+/** The part of a DOM element the page queries use (the test has no DOM types). */
+interface AttrElement {
+  getAttribute(name: string): string | null;
+}
+
+const num = async (page: Page, selector: string, attr: string): Promise<number> =>
+  Number(await page.getAttribute(selector, `data-${attr}`));
+
+describe("HTML pages in headless Chromium", () => {
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `${CHROMIUM} is missing: install it with 'apt-get install -y chromium' (or scripts/install-tools.sh)`,
+      );
+    }
+    browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "vkc-chromium-")), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+      timeout: 60_000,
+    });
+    dir = mkdtempSync(join(tmpdir(), "vkc-html-"));
+    store = `file:${join(dir, "store")}`;
+    const r = await vkc(
+      "run",
+      "--store",
+      store,
+      "--json",
+      "--cpus",
+      "2",
+      "--checkpoint-at",
+      "300000,900000",
+      `${GUEST}/threads.elf`,
+      "3",
+      "20000",
+    );
+    expect(r.stderr).toBe("");
+    ids = json(r.stdout)
+      .filter((e) => e.event === "checkpoint")
+      .map((e) => String(e.image));
+    expect(ids).toHaveLength(2);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  test("images show --html: renders cleanly and its numbers match --json", async () => {
+    const file = join(dir, "show.html");
+    const shown = await vkc("images", "show", ids[1] ?? "", "--store", store, "--html", file, "--json");
+    expect(shown.status).toBe(0);
+    expect(shown.stderr).toMatch(/^vkc: wrote .*show\.html \(\d+ bytes\); open it in a browser\n$/);
+    const [event] = json(shown.stdout);
+    const summary = event?.summary as {
+      id: string;
+      instructions: number;
+      totals: Record<string, number>;
+      processes: {
+        pid: number;
+        threads: { tid: number; pc: number }[];
+        vmspace: { start: number; pages: Record<string, number> }[];
+      }[];
+    };
+    const registers = event?.registers as { tid: number; regs: Record<string, number> }[];
+    expect(readFileSync(file, "utf8")).not.toMatch(/https?:\/\//);
+
+    const { page, errors, requests } = await open(file);
+    expect(await page.getAttribute("body", "data-image")).toBe(summary.id);
+    expect(await num(page, "body", "instructions")).toBe(summary.instructions);
+    for (const key of ["total", "resident", "zero", "shared", "new"]) {
+      expect(await num(page, "body", `total-${key === "total" ? "pages" : key}`)).toBe(summary.totals[key]);
+    }
+    for (const p of summary.processes) {
+      const section = `section.process[data-pid="${p.pid}"]`;
+      expect(await num(page, section, "threads")).toBe(p.threads.length);
+      const entries = await page.$$eval(`${section} .entry`, (els: AttrElement[]) =>
+        els.map((e) =>
+          Object.fromEntries(
+            ["start", "total", "resident", "zero", "shared", "new"].map((k) => [
+              k,
+              e.getAttribute(`data-${k}`),
+            ]),
+          ),
+        ),
+      );
+      expect(entries).toHaveLength(p.vmspace.length);
+      p.vmspace.forEach((e, k) => {
+        const shownEntry = entries[k] ?? {};
+        expect(Number(shownEntry.start)).toBe(e.start);
+        for (const key of ["total", "resident", "zero", "shared", "new"]) {
+          expect(Number(shownEntry[key])).toBe(e.pages[key]);
+        }
+      });
+      for (const t of p.threads) {
+        expect(await num(page, `${section} tr[data-tid="${t.tid}"]`, "pc")).toBe(t.pc);
+        const sp = await page.textContent(`${section} tr[data-tid="${t.tid}"] + tr div[data-reg="sp"]`);
+        const expected = registers.find((r) => r.tid === t.tid)?.regs.sp ?? -1;
+        expect(sp).toBe(`sp0x${expected.toString(16).padStart(8, "0")}`);
+      }
+    }
+    // The script drew every page map: canvases are sized to their pages.
+    const canvases = await page.$$eval("canvas.pagemap", (els: AttrElement[]) =>
+      els.map((c) => ({
+        w: Number(c.getAttribute("width")),
+        pages: c.getAttribute("data-pages")?.length ?? 0,
+      })),
+    );
+    expect(canvases.length).toBeGreaterThan(0);
+    for (const c of canvases) if (c.pages > 1) expect(c.w).toBeGreaterThan(1);
+    expect(await page.textContent("body")).toContain("console tty");
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  test("images diff --html: renders cleanly and its page counts match --json", async () => {
+    const file = join(dir, "diff.html");
+    const r = await vkc(
+      "images",
+      "diff",
+      ids[0] ?? "",
+      ids[1] ?? "",
+      "--store",
+      store,
+      "--html",
+      file,
+      "--json",
+    );
+    expect(r.status).toBe(0);
+    const [event] = json(r.stdout);
+    const diff = event as unknown as {
+      pages: Record<string, number>;
+      instructions: { from: number; to: number };
+      objects: { id: number; added: number; changed: number; removed: number }[];
+      processes: {
+        changed: { pid: number; threads: { changed: { tid: number; registers: unknown[] }[] } }[];
+      };
+    };
+    const { page, errors, requests } = await open(file);
+    for (const key of ["added", "changed", "removed"]) {
+      expect(await num(page, "body", `pages-${key}`)).toBe(diff.pages[key]);
+    }
+    expect(await num(page, "body", "instructions-to")).toBe(diff.instructions.to);
+    for (const o of diff.objects) {
+      const row = `tr[data-object="${o.id}"]`;
+      expect(await num(page, row, "added")).toBe(o.added);
+      expect(await num(page, row, "changed")).toBe(o.changed);
+      expect(await num(page, row, "removed")).toBe(o.removed);
+    }
+    for (const p of diff.processes.changed) {
+      for (const t of p.threads.changed) {
+        expect(
+          await num(page, `section.process[data-pid="${p.pid}"] .thread[data-tid="${t.tid}"]`, "registers"),
+        ).toBe(t.registers.length);
+      }
+    }
+    expect((diff.pages.added ?? 0) + (diff.pages.changed ?? 0)).toBeGreaterThan(0);
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  test("an HTML file that cannot be written is one line saying what to do", async () => {
+    const r = await vkc(
+      "images",
+      "show",
+      ids[0] ?? "",
+      "--store",
+      store,
+      "--html",
+      join(dir, "no", "such", "x.html"),
+    );
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(
+      /^vkc: cannot write HTML page .*x\.html: ENOENT \(check the directory exists and is writable\)\n$/,
+    );
+  });
+});
