@@ -97,14 +97,21 @@ Examples:
     .option("--store <url>", "image store for checkpoints (default: VKC_STORE, else the data dir)")
     .option("--checkpoint-at <n,...>", "checkpoint at these total virtual instruction counts", instantsOption)
     .option("--exit-after-checkpoint", "stop after the first --checkpoint-at checkpoint")
+    .option("--checkpoint-every <period>", "checkpoint every PERIOD: virtual time (5s, 500ms) or instructions (50M)", checkpointEvery)
+    .option("--keep <n>", "keep only this run's N newest images (remove older ones)", intOption("--keep", 1, 1_000_000))
     .option("--embed", "store the executable in the image too")
     .addHelpText(
       "after",
       `
+On a terminal, the guest's console is attached to it: keys go to the guest as typed, ^E
+checkpoints, and ^] q quits (exit status 130). See the README's "Interactive console".
+
 Examples:
   $ vkc run packages/host-kernel/guest/bin/hello.elf world
   $ vkc run --cpus 4 --seed 7 packages/host-kernel/guest/bin/threads.elf 4 1000
-  $ vkc run --json --console out.txt packages/host-kernel/guest/bin/primes.elf`,
+  $ vkc run --json --console out.txt packages/host-kernel/guest/bin/primes.elf
+  $ vkc run --checkpoint-every 50M --keep 3 packages/host-kernel/guest/bin/primes.elf
+  $ vkc run packages/host-kernel/guest/bin/ttyraw.elf    interactive: type keys, 'q' ends it`,
     )
     .action(async (elf: string, args: string[], opts: import("./commands/run.ts").RunOptions) => {
       const { run } = await import("./commands/run.ts");
@@ -125,8 +132,18 @@ Examples:
     )
     .option("--checkpoint-at <n,...>", "checkpoint again at these instruction counts", instantsOption)
     .option("--exit-after-checkpoint", "stop after the first --checkpoint-at checkpoint")
+    .option("--checkpoint-every <period>", "checkpoint every PERIOD: virtual time (5s, 500ms) or instructions (50M)", checkpointEvery)
+    .option("--keep <n>", "keep only this run's N newest images (remove older ones)", intOption("--keep", 1, 1_000_000))
     .option("--embed", "store the executable in new images too")
     .option("--json", "print vkc's events and results as JSON lines on stdout")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ vkc restore latest
+  $ vkc restore 3f2a --store file:/tmp/imgs --cpus 2
+  $ vkc restore latest --checkpoint-every 10s --keep 2 --json`,
+    )
     .action(async (image: string, opts: import("./commands/restore.ts").RestoreOptions) => {
       const { restore } = await import("./commands/restore.ts");
       setStatus(await restore(image, opts, io));

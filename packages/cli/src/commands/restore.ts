@@ -5,7 +5,7 @@ import { CliError } from "../errors.ts";
 import type { CliIO } from "../main.ts";
 import { type ConsoleOutput, openConsole } from "../output.ts";
 import { type StoreContext, storeUrl, withImageStore } from "../stores/store-session.ts";
-import { CLI_EXTENSION, LazyStoreTarget, runWithCheckpoints } from "./run.ts";
+import { CLI_EXTENSION, type CheckpointEvery, LazyStoreTarget, runWithCheckpoints } from "./run.ts";
 
 export interface RestoreOptions {
   store?: string;
@@ -16,6 +16,9 @@ export interface RestoreOptions {
   maxInstructions?: number;
   checkpointAt?: number[];
   exitAfterCheckpoint?: boolean;
+  /** `--checkpoint-every D|N` and `--keep N`, as for `vkc run`. */
+  checkpointEvery?: CheckpointEvery;
+  keep?: number;
   embed?: boolean;
 }
 

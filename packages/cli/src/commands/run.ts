@@ -11,6 +11,7 @@ import {
 } from "@vkc/host-kernel";
 import { InteractiveConsole } from "../console/console-session.ts";
 import { isInteractive } from "../console/console-terminal.ts";
+import { InvalidArgumentError } from "commander";
 import { CliError } from "../errors.ts";
 import type { CliIO } from "../main.ts";
 import { jsonEvent, openConsole } from "../output.ts";
@@ -30,9 +31,36 @@ export interface RunOptions {
   checkpointAt?: number[];
   /** `--exit-after-checkpoint`: stop vkc after the first `--checkpoint-at` checkpoint. */
   exitAfterCheckpoint?: boolean;
+  /** `--checkpoint-every D|N`: checkpoint every D of virtual time or every N instructions. */
+  checkpointEvery?: CheckpointEvery;
+  /** `--keep N`: keep only this run's N newest images in the store (older ones are removed). */
+  keep?: number;
   /** `--embed`: store the executable's bytes with the image. */
   embed?: boolean;
 }
+
+/** A `--checkpoint-every` period: virtual nanoseconds or retired instructions (both deterministic). */
+export type CheckpointEvery = { readonly ns: number } | { readonly instructions: number };
+
+const TIME_UNITS: Readonly<Record<string, number>> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const COUNT_UNITS: Readonly<Record<string, number>> = { "": 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9 };
+
+/** Commander value parser for `--checkpoint-every`: `5s`, `500ms`, `2m` (virtual time) or `50M`, `2k`, `1000000` (instructions). */
+export function checkpointEveryOption(value: string): CheckpointEvery {
+  const m = /^([0-9][0-9_]*)(ns|us|ms|s|m|h|k|K|M|G)?$/.exec(value.trim());
+  const n = m === null ? Number.NaN : Number((m[1] ?? "").replaceAll("_", ""));
+  const unit = m?.[2] ?? "";
+  const scale = TIME_UNITS[unit] ?? COUNT_UNITS[unit];
+  if (m === null || scale === undefined || !(n > 0) || !Number.isSafeInteger(n * scale)) {
+    throw new InvalidArgumentError(
+      "--checkpoint-every takes a virtual duration (500ms, 5s, 2m) or an instruction count (50M, 2k, 1000000)",
+    );
+  }
+  return unit in TIME_UNITS ? { ns: n * scale } : { instructions: n * scale };
+}
+
+/** The smallest run between two looks at the clock for a time period (one default quantum). */
+const MIN_TIME_STEP = 10_000;
 
 /** Key of the CLI's section in a manifest's `extensions`: where the executables are on the host. */
 export const CLI_EXTENSION = "vkcCli";
@@ -84,15 +112,18 @@ export function interactiveConsole(
 }
 
 /**
- * Run `kernel` to the end, stopping at each `--checkpoint-at` instant to write a checkpoint of
- * `pid` (virtual time does not move while it is written); `--exit-after-checkpoint` ends vkc after
- * the first one. Prints the `--json` exit event and maps the end of the run to an exit status.
+ * Run `kernel` to the end, stopping at each `--checkpoint-at` instant and each `--checkpoint-every`
+ * period to write a checkpoint of `pid` (virtual time does not move while it is written);
+ * `--exit-after-checkpoint` ends vkc after the first `--checkpoint-at` one. A time period is
+ * reached in runs of at least the instructions left to it (each CPU retires at most one per ns),
+ * so it stops at the first look at or after the deadline: deterministic like everything else.
+ * Prints the `--json` exit event and maps the end of the run to an exit status.
  */
 export async function runWithCheckpoints(
   kernel: Kernel,
   pid: number,
   target: CheckpointTarget,
-  opts: Pick<RunOptions, "checkpointAt" | "exitAfterCheckpoint" | "json" | "maxInstructions">,
+  opts: Pick<RunOptions, "checkpointAt" | "checkpointEvery" | "exitAfterCheckpoint" | "json" | "maxInstructions">,
   io: CliIO,
   what: string,
 ): Promise<number> {
@@ -100,13 +131,28 @@ export async function runWithCheckpoints(
   const limit = (): { maxInstructions?: number } =>
     limitAt === undefined ? {} : { maxInstructions: Math.max(0, limitAt - kernel.instructions) };
   let result: RunResult | null = null;
-  for (const at of opts.checkpointAt ?? []) {
-    if (at <= kernel.instructions) continue;
-    result = await kernel.run({ stopAt: at, ...limit() });
+  const at = (opts.checkpointAt ?? []).filter((n) => n > kernel.instructions);
+  const every = opts.checkpointEvery;
+  const everyInstr = every !== undefined && "instructions" in every ? every.instructions : 0;
+  const everyNs = every !== undefined && "ns" in every ? every.ns : 0;
+  let nextInstr = everyInstr > 0 ? kernel.instructions + everyInstr : Infinity;
+  let nextNs = everyNs > 0 ? kernel.now() + everyNs : Infinity;
+  for (;;) {
+    let stop = Math.min(at[0] ?? Infinity, nextInstr);
+    if (nextNs !== Infinity) {
+      stop = Math.min(stop, kernel.instructions + Math.max(MIN_TIME_STEP, Math.ceil(nextNs - kernel.now())));
+    }
+    if (stop === Infinity) break;
+    result = await kernel.run({ stopAt: stop, ...limit() });
     if (result.reason !== "stopped") break;
     result = null;
+    const atDue = at[0] !== undefined && at[0] <= kernel.instructions;
+    if (!atDue && kernel.instructions < nextInstr && kernel.now() < nextNs) continue;
+    while (at[0] !== undefined && at[0] <= kernel.instructions) at.shift();
+    while (nextInstr <= kernel.instructions) nextInstr += everyInstr;
+    while (nextNs <= kernel.now()) nextNs += everyNs;
     await target.checkpoint(kernel, pid, { cause: "host" });
-    if (opts.exitAfterCheckpoint === true) {
+    if (atDue && opts.exitAfterCheckpoint === true) {
       const stopped = kernel.result("stopped");
       if (opts.json === true) jsonEvent(io, "exit", { ...exitFields(stopped), reason: "checkpointed" });
       return 0;
@@ -155,10 +201,12 @@ export class LazyStoreTarget implements CheckpointTarget {
   private inner: CheckpointTarget | null = null;
   private images: ImageStore | null = null;
   private url = "";
+  /** This run's images, oldest first (for `--keep`). */
+  private readonly written: string[] = [];
 
   /** `notices`: the interactive console, which gets a short line per image instead. */
   constructor(
-    private readonly opts: Pick<RunOptions, "store" | "embed" | "json">,
+    private readonly opts: Pick<RunOptions, "store" | "embed" | "json" | "keep">,
     private readonly io: CliIO,
     private readonly hostPaths: Readonly<Record<string, string>>,
     private readonly notices: { notice(text: string): void } | null = null,
@@ -182,7 +230,29 @@ export class LazyStoreTarget implements CheckpointTarget {
         onWritten: (w) => this.report(w),
       });
     }
-    return this.inner.checkpoint(kernel, pid, options);
+    const written = await this.inner.checkpoint(kernel, pid, options);
+    await this.prune(written.id);
+    return written;
+  }
+
+  /**
+   * `--keep N`: remove this run's images older than its N newest. Each image lists every pack it
+   * needs, so the ones kept stay restorable without their parents; `vkc images gc` reclaims the
+   * packs only removed images used. The newest is always kept: it is the next image's parent.
+   */
+  private async prune(id: string): Promise<void> {
+    this.written.push(id);
+    const keep = Math.max(1, this.opts.keep ?? Infinity);
+    while (this.written.length > keep && this.images !== null) {
+      const old = this.written.shift() as string;
+      try {
+        await this.images.remove(old);
+        if (this.opts.json === true) jsonEvent(this.io, "removed", { image: old, reason: "keep" });
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        this.io.err(`vkc: could not remove old image ${old.slice(0, 12)} (--keep): ${message.split("\n")[0]}\n`);
+      }
+    }
   }
 
   private report(w: CheckpointWritten): void {
