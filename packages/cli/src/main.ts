@@ -1,5 +1,6 @@
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { registerImageCommands } from "./commands/register-images.ts";
+import type { CheckpointEvery } from "./commands/run.ts";
 import type { TerminalStreams } from "./console/console-terminal.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { instantsOption, intOption } from "./options.ts";
@@ -36,8 +37,25 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO): Prom
     await program.parseAsync([...argv], { from: "user" });
     return status;
   } catch (error) {
-    return reportError(error, io, debug);
+    return reportError(error, io, debug, argv);
   }
+}
+
+const TIME_UNITS: Readonly<Record<string, number>> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const COUNT_UNITS: Readonly<Record<string, number>> = { "": 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9 };
+
+/** Commander value parser for `--checkpoint-every`: `5s`, `500ms`, `2m` (virtual time) or `50M`, `2k`, `1000000` (instructions). */
+function checkpointEvery(value: string): CheckpointEvery {
+  const m = /^([0-9][0-9_]*)(ns|us|ms|s|m|h|k|K|M|G)?$/.exec(value.trim());
+  const n = m === null ? Number.NaN : Number((m[1] ?? "").replaceAll("_", ""));
+  const unit = m?.[2] ?? "";
+  const scale = TIME_UNITS[unit] ?? COUNT_UNITS[unit];
+  if (m === null || scale === undefined || !(n > 0) || !Number.isSafeInteger(n * scale)) {
+    throw new InvalidArgumentError(
+      "--checkpoint-every takes a virtual duration (500ms, 5s, 2m) or an instruction count (50M, 2k, 1000000)",
+    );
+  }
+  return unit in TIME_UNITS ? { ns: n * scale } : { instructions: n * scale };
 }
 
 function buildProgram(io: CliIO, setStatus: (code: number) => void): Command {
@@ -97,8 +115,16 @@ Examples:
     .option("--store <url>", "image store for checkpoints (default: VKC_STORE, else the data dir)")
     .option("--checkpoint-at <n,...>", "checkpoint at these total virtual instruction counts", instantsOption)
     .option("--exit-after-checkpoint", "stop after the first --checkpoint-at checkpoint")
-    .option("--checkpoint-every <period>", "checkpoint every PERIOD: virtual time (5s, 500ms) or instructions (50M)", checkpointEvery)
-    .option("--keep <n>", "keep only this run's N newest images (remove older ones)", intOption("--keep", 1, 1_000_000))
+    .option(
+      "--checkpoint-every <period>",
+      "checkpoint every PERIOD: virtual time (5s, 500ms) or instructions (50M)",
+      checkpointEvery,
+    )
+    .option(
+      "--keep <n>",
+      "keep only this run's N newest images (remove older ones)",
+      intOption("--keep", 1, 1_000_000),
+    )
     .option("--embed", "store the executable in the image too")
     .addHelpText(
       "after",
@@ -132,8 +158,16 @@ Examples:
     )
     .option("--checkpoint-at <n,...>", "checkpoint again at these instruction counts", instantsOption)
     .option("--exit-after-checkpoint", "stop after the first --checkpoint-at checkpoint")
-    .option("--checkpoint-every <period>", "checkpoint every PERIOD: virtual time (5s, 500ms) or instructions (50M)", checkpointEvery)
-    .option("--keep <n>", "keep only this run's N newest images (remove older ones)", intOption("--keep", 1, 1_000_000))
+    .option(
+      "--checkpoint-every <period>",
+      "checkpoint every PERIOD: virtual time (5s, 500ms) or instructions (50M)",
+      checkpointEvery,
+    )
+    .option(
+      "--keep <n>",
+      "keep only this run's N newest images (remove older ones)",
+      intOption("--keep", 1, 1_000_000),
+    )
     .option("--embed", "store the executable in new images too")
     .option("--json", "print vkc's events and results as JSON lines on stdout")
     .addHelpText(
@@ -171,11 +205,25 @@ Examples:
   return program;
 }
 
-function reportError(error: unknown, io: CliIO, debug: boolean): number {
+/** `vkc run` for `run --cpus 99 x.elf`: the deepest command named on the line, for the help hint. */
+function helpCommand(argv: readonly string[]): string {
+  let command = buildProgram({ out: () => {}, err: () => {} }, () => {});
+  const path = ["vkc"];
+  for (const word of argv) {
+    if (word.startsWith("-")) continue;
+    const sub = command.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (sub === undefined) break;
+    command = sub;
+    path.push(sub.name());
+  }
+  return path.join(" ");
+}
+
+function reportError(error: unknown, io: CliIO, debug: boolean, argv: readonly string[] = []): number {
   if (error instanceof CommanderError) {
     if (error.exitCode === 0) return 0; // --help, --version
     const message = error.message.replace(/^error:\s*/, "").split("\n")[0] ?? "invalid command line";
-    return reportError(new UsageError(`${message} (see 'vkc --help')`), io, debug);
+    return reportError(new UsageError(`${message} (see '${helpCommand(argv)} --help')`), io, debug);
   }
   const exitCode = CliError.isInstance(error) ? error.exitCode : 1;
   const message = error instanceof Error ? error.message : String(error);

@@ -74,3 +74,31 @@ describe("vkc completion", () => {
     );
   });
 });
+
+describe("help", () => {
+  test("every command's --help has examples", async () => {
+    const paths = ["", "demo", "run", "restore", "completion", "s3mock", "s3mock serve", "images"];
+    for (const sub of ["ls", "show", "diff", "verify", "gc", "copy", "rm", "tag"])
+      paths.push(`images ${sub}`);
+    const bash = await script("bash");
+    // The list above is every command the completion script knows, so a new command needs examples too.
+    const known = [...bash.matchAll(/^ {4}"([^"]*)"\) subs=/gm)].map((m) => m[1]);
+    expect(new Set(known.filter((p) => !/ (list|remove)$/.test(p ?? "")))).toEqual(new Set(paths));
+    for (const path of paths) {
+      const io = captureIO();
+      expect(await main([...path.split(" ").filter((w) => w !== ""), "--help"], io)).toBe(0);
+      expect(io.stdout(), `vkc ${path} --help`).toMatch(/\nExamples:\n {2}\$ .*vkc /);
+    }
+  });
+
+  test("a usage error points at the help of the command it is about", async () => {
+    const io = captureIO();
+    expect(await main(["run", "--cpus", "99", "x.elf"], io)).toBe(2);
+    expect(io.stderr()).toMatch(/--cpus must be a whole number from 1 to 64 \(see 'vkc run --help'\)\n$/);
+    const nested = captureIO();
+    expect(await main(["images", "copy", "latest"], nested)).toBe(2);
+    expect(nested.stderr()).toBe(
+      "vkc: required option '--to <url>' not specified (see 'vkc images copy --help')\n",
+    );
+  });
+});

@@ -1,20 +1,15 @@
 import type { StoreStats } from "@vkc/checkpoint";
 import type { CliIO } from "../main.ts";
+import { type MeterOptions, withMeter } from "../progress/progress-meter.ts";
 import { formatBytes, plural } from "./images-format.ts";
 
 /**
- * A one-line progress display for long store operations (verify, copy, gc): requests made and
- * bytes moved, redrawn in place on stderr. Shown only when stderr is a terminal and `CI` is unset;
- * nothing ever goes to stdout.
+ * Progress of long store operations (verify, copy, gc): requests made and bytes moved, shown by
+ * vkc's one progress meter (src/progress), which decides where and how (never on stdout).
  */
 
-export interface ProgressTarget {
-  isTTY?: boolean | undefined;
-}
-
-export function progressEnabled(stderr: ProgressTarget, env: NodeJS.ProcessEnv): boolean {
-  return stderr.isTTY === true && (env.CI === undefined || env.CI === "" || env.CI === "false");
-}
+export type { ProgressTarget } from "../progress/progress-meter.ts";
+export { progressEnabled } from "../progress/progress-meter.ts";
 
 /** The progress text for counters summed over the stores an operation uses. */
 export function progressLine(label: string, stats: readonly Readonly<StoreStats>[]): string {
@@ -31,13 +26,12 @@ export function progressLine(label: string, stats: readonly Readonly<StoreStats>
   return `${label}: ${parts.join(", ")}`;
 }
 
-export interface ProgressOptions {
-  stderr?: ProgressTarget;
-  env?: NodeJS.ProcessEnv;
-  intervalMs?: number;
-}
+export type ProgressOptions = MeterOptions;
 
-/** Run `work`, redrawing the progress line meanwhile when enabled; the line is erased at the end. */
+/**
+ * Run `work` while showing the store counters through vkc's progress meter (redrawn in place on
+ * a terminal, erased at the end; plain lines now and then otherwise).
+ */
 export async function withProgress<T>(
   io: CliIO,
   label: string,
@@ -45,14 +39,9 @@ export async function withProgress<T>(
   work: () => Promise<T>,
   options: ProgressOptions = {},
 ): Promise<T> {
-  if (!progressEnabled(options.stderr ?? process.stderr, options.env ?? process.env)) return work();
-  const draw = () => io.err(`\r\x1b[K${progressLine(label, stats)}`);
-  draw();
-  const timer = setInterval(draw, options.intervalMs ?? 200);
-  try {
-    return await work();
-  } finally {
-    clearInterval(timer);
-    io.err("\r\x1b[K");
-  }
+  const sample = () => ({
+    bytes: stats.reduce((n, s) => n + s.bytesGot + s.bytesPut, 0),
+    detail: progressLine(label, stats).slice(label.length + 2),
+  });
+  return withMeter(io, label, sample, work, options);
 }

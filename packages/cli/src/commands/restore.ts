@@ -1,11 +1,12 @@
 import { readFile } from "node:fs/promises";
-import { CheckpointError, type Manifest } from "@vkc/checkpoint";
+import { CheckpointError, type Manifest, PAGE_SIZE } from "@vkc/checkpoint";
 import { HostKernelError, thawProcess } from "@vkc/host-kernel";
 import { CliError } from "../errors.ts";
 import type { CliIO } from "../main.ts";
 import { type ConsoleOutput, openConsole } from "../output.ts";
+import { withMeter } from "../progress/progress-meter.ts";
 import { type StoreContext, storeUrl, withImageStore } from "../stores/store-session.ts";
-import { CLI_EXTENSION, type CheckpointEvery, LazyStoreTarget, runWithCheckpoints } from "./run.ts";
+import { type CheckpointEvery, CLI_EXTENSION, LazyStoreTarget, runWithCheckpoints } from "./run.ts";
 
 export interface RestoreOptions {
   store?: string;
@@ -44,13 +45,19 @@ export async function restore(image: string, opts: RestoreOptions, io: CliIO): P
     // The console is opened once the thaw has worked: a refused image leaves no file behind.
     let sink: ConsoleOutput | null = null;
     try {
-      const thawed = await thawProcess(images, image, {
-        ...(opts.cpus === undefined ? {} : { cpus: opts.cpus }),
-        console: { write: (bytes) => sink?.write(bytes) },
-        files,
-        checkpointTarget: target,
-        retval: 1,
-      });
+      // Reading the pages is the long part: show it (bytes read of the image's resident bytes).
+      const total = manifest.objects.reduce((n, o) => n + o.pages.indexes.length * PAGE_SIZE, 0);
+      const read = images.stats.bytesGot;
+      const sample = () => ({ bytes: images.stats.bytesGot - read, total });
+      const thawed = await withMeter(io, "restore", sample, () =>
+        thawProcess(images, image, {
+          ...(opts.cpus === undefined ? {} : { cpus: opts.cpus }),
+          console: { write: (bytes) => sink?.write(bytes) },
+          files,
+          checkpointTarget: target,
+          retval: 1,
+        }),
+      );
       sink = openConsole(io, opts.console);
       return { ...thawed, output: sink, target };
     } catch (error) {
@@ -69,7 +76,8 @@ export async function restore(image: string, opts: RestoreOptions, io: CliIO): P
 function cannotRestore(image: string, error: unknown): unknown {
   if (HostKernelError.isInstance(error) || CheckpointError.isInstance(error)) {
     const message = (error as Error).message.split("\n")[0] ?? "";
-    return new CliError("RESTORE", `cannot restore ${image}: ${message}`, { cause: error });
+    const hint = /no image, ref or id prefix/.test(message) ? " (list images with 'vkc images ls')" : "";
+    return new CliError("RESTORE", `cannot restore ${image}: ${message}${hint}`, { cause: error });
   }
   return error;
 }

@@ -11,7 +11,6 @@ import {
 } from "@vkc/host-kernel";
 import { InteractiveConsole } from "../console/console-session.ts";
 import { isInteractive } from "../console/console-terminal.ts";
-import { InvalidArgumentError } from "commander";
 import { CliError } from "../errors.ts";
 import type { CliIO } from "../main.ts";
 import { jsonEvent, openConsole } from "../output.ts";
@@ -41,23 +40,6 @@ export interface RunOptions {
 
 /** A `--checkpoint-every` period: virtual nanoseconds or retired instructions (both deterministic). */
 export type CheckpointEvery = { readonly ns: number } | { readonly instructions: number };
-
-const TIME_UNITS: Readonly<Record<string, number>> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-const COUNT_UNITS: Readonly<Record<string, number>> = { "": 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9 };
-
-/** Commander value parser for `--checkpoint-every`: `5s`, `500ms`, `2m` (virtual time) or `50M`, `2k`, `1000000` (instructions). */
-export function checkpointEveryOption(value: string): CheckpointEvery {
-  const m = /^([0-9][0-9_]*)(ns|us|ms|s|m|h|k|K|M|G)?$/.exec(value.trim());
-  const n = m === null ? Number.NaN : Number((m[1] ?? "").replaceAll("_", ""));
-  const unit = m?.[2] ?? "";
-  const scale = TIME_UNITS[unit] ?? COUNT_UNITS[unit];
-  if (m === null || scale === undefined || !(n > 0) || !Number.isSafeInteger(n * scale)) {
-    throw new InvalidArgumentError(
-      "--checkpoint-every takes a virtual duration (500ms, 5s, 2m) or an instruction count (50M, 2k, 1000000)",
-    );
-  }
-  return unit in TIME_UNITS ? { ns: n * scale } : { instructions: n * scale };
-}
 
 /** The smallest run between two looks at the clock for a time period (one default quantum). */
 const MIN_TIME_STEP = 10_000;
@@ -123,7 +105,10 @@ export async function runWithCheckpoints(
   kernel: Kernel,
   pid: number,
   target: CheckpointTarget,
-  opts: Pick<RunOptions, "checkpointAt" | "checkpointEvery" | "exitAfterCheckpoint" | "json" | "maxInstructions">,
+  opts: Pick<
+    RunOptions,
+    "checkpointAt" | "checkpointEvery" | "exitAfterCheckpoint" | "json" | "maxInstructions"
+  >,
   io: CliIO,
   what: string,
 ): Promise<number> {
@@ -250,7 +235,9 @@ export class LazyStoreTarget implements CheckpointTarget {
         if (this.opts.json === true) jsonEvent(this.io, "removed", { image: old, reason: "keep" });
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
-        this.io.err(`vkc: could not remove old image ${old.slice(0, 12)} (--keep): ${message.split("\n")[0]}\n`);
+        this.io.err(
+          `vkc: could not remove old image ${old.slice(0, 12)} (--keep): ${message.split("\n")[0]}\n`,
+        );
       }
     }
   }

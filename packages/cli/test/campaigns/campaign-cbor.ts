@@ -117,18 +117,16 @@ export function decode(bytes: Uint8Array): Cbor {
   return item();
 }
 
-/** An envelope (FORMAT.md §3) around `body`, with a correct digest; returns its id too. */
+/**
+ * An envelope (FORMAT.md §3) around `body`, with a correct digest; returns its id too.
+ * `version` must be the body's own (a reader refuses an envelope whose version differs).
+ */
 export function envelope(
   body: Uint8Array,
+  version: Cbor,
   format = "vkc-image",
-  major = 1,
 ): { id: string; bytes: Uint8Array } {
   const digest = createHash("sha256").update(body).digest();
-  const bytes = encode({
-    digest: Uint8Array.from(digest),
-    format,
-    version: { major, minor: 0 },
-    manifest: body,
-  });
+  const bytes = encode({ digest: Uint8Array.from(digest), format, version, manifest: body });
   return { id: digest.toString("hex"), bytes };
 }

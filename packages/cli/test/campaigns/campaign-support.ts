@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -20,10 +21,25 @@ export function figure(campaign: string, text: string): void {
   console.log(`[campaign] ${campaign}: ${text} (seed ${SEED})`);
 }
 
-/** A fresh temporary directory; `cleanup()` removes every one made so far. */
+/**
+ * Where campaign stores live: /dev/shm when there is one (the S3 server fsyncs every object,
+ * and a kill -9 of a process, unlike a power cut, does not need the disk), else the temp dir.
+ */
+let scratch: string | undefined;
+async function scratchRoot(): Promise<string> {
+  if (scratch === undefined) {
+    scratch = await access("/dev/shm", constants.W_OK).then(
+      () => "/dev/shm",
+      () => tmpdir(),
+    );
+  }
+  return scratch;
+}
+
+/** A fresh temporary directory; `cleanupDirs()` removes every one made so far. */
 const dirs: string[] = [];
 export async function tempDir(tag: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `vkc-campaign-${tag}-`));
+  const dir = await mkdtemp(join(await scratchRoot(), `vkc-campaign-${tag}-`));
   dirs.push(dir);
   return dir;
 }

@@ -31,7 +31,7 @@ const DAMAGES: readonly Damage[] = [
   "flip-manifest",
   "truncate-manifest",
 ];
-const TRIALS = 2;
+const TRIALS = 1;
 
 let server: S3Server;
 let caught = 0;

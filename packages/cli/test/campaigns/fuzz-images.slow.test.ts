@@ -139,7 +139,7 @@ it("manifest bodies: mutated bodies in a valid envelope (digest recomputed) deco
       const result = await meter.measure(() => decodeManifest(bytes));
       if (!result.ok) expectTyped(result.error, `manifest body ${k}`);
     }),
-    { seed: SEED + 1, numRuns: 3000 },
+    { seed: SEED + 1, numRuns: 2000 },
   );
   figure("fuzz/manifest-body", meter.summary());
   expect(meter.heapPeakGrowth).toBeLessThan(MAX_HEAP_GROWTH);
@@ -172,7 +172,7 @@ it("packs: mutated real packs serve the right page or fail typed (ranged reads, 
         await packStore.put(key, original);
       }
     }),
-    { seed: SEED + 2, numRuns: 400 },
+    { seed: SEED + 2, numRuns: 200 },
   );
   figure("fuzz/pack", meter.summary());
   expect(meter.heapPeakGrowth).toBeLessThan(MAX_HEAP_GROWTH);
@@ -192,7 +192,7 @@ it("ELF: mutated shipped guest programs parse or fail with an ElfError", async (
         expect(result.error.message).not.toContain("\n");
       }
     }),
-    { seed: SEED + 3, numRuns: 3000 },
+    { seed: SEED + 3, numRuns: 2000 },
   );
   figure("fuzz/elf", meter.summary());
   expect(meter.heapPeakGrowth).toBeLessThan(MAX_HEAP_GROWTH);

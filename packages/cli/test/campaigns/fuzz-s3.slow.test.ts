@@ -188,7 +188,7 @@ it("requests the AWS SDK sent, mutated, get a success or an S3 XML error", async
       if (result.value !== undefined) delivered++;
       check(req, result.value);
     }),
-    { seed: SEED + 10, numRuns: 1200 },
+    { seed: SEED + 10, numRuns: 500 },
   );
   expect(server.stats.internalErrors - before).toBe(0);
   figure(
@@ -274,7 +274,7 @@ it("valid XML bodies, mutated, get a success or an S3 XML error", async () => {
         check(req, result.value);
       },
     ),
-    { seed: SEED + 11, numRuns: 1200 },
+    { seed: SEED + 11, numRuns: 500 },
   );
   expect(server.stats.internalErrors - before).toBe(0);
   figure("fuzz/s3-xml", `${meter.summary()}; statuses ${statusFigure()}`);

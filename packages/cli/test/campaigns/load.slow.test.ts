@@ -35,8 +35,8 @@ async function underLoad(spec: string, imagesEach: number): Promise<{ committed:
 
 it("file store: concurrent writers and a gc loop lose nothing committed", async () => {
   const spec = `file:${await tempDir("load")}`;
-  const { committed, gcRuns } = await underLoad(spec, 5);
-  expect(committed).toHaveLength(WRITERS * 5);
+  const { committed, gcRuns } = await underLoad(spec, 4);
+  expect(committed).toHaveLength(WRITERS * 4);
   const report = await checkConsistent(await openSpec(spec), committed);
   figure(
     "load/file",
@@ -50,8 +50,8 @@ it("S3 server: concurrent writers and a gc loop lose nothing committed", async (
   try {
     const spec = `s3:${(await server.waitFor("listening ")).slice("listening ".length)}`;
     // The server fsyncs every object: fewer images keep this within the CI budget.
-    const { committed, gcRuns } = await underLoad(spec, 3);
-    expect(committed).toHaveLength(WRITERS * 3);
+    const { committed, gcRuns } = await underLoad(spec, 2);
+    expect(committed).toHaveLength(WRITERS * 2);
     const blobs = await openSpec(spec);
     const report = await checkConsistent(blobs, committed);
     await blobs.close?.();

@@ -32,7 +32,7 @@ export class Hart {
   fault: Fault | 0 = 0;
   /** When true, the PAUSE hint (`fence w,0`) retires and returns Stop.Yield. */
   yieldOnPause = false;
-  /** Translate hot basic blocks to JavaScript (jit.ts); the interpreter remains the fallback. */
+  /** Translate hot code regions to JavaScript (jit.ts); the interpreter remains the fallback. */
   jit = hartDefaults.jit;
   /** How many times the interpreter reaches an instruction before its block is translated. */
   jitThreshold = hartDefaults.jitThreshold;

@@ -71,12 +71,28 @@ function translatable(op: Op): boolean {
 interface EmitContext {
   /** Region length in instructions. */
   len: number;
+  /** Copies the register locals the region writes back into `r` (before every return). */
+  wb: string;
   /** First instruction and length of the segment being emitted. */
   segStart: number;
   segLen: number;
 }
 
 const at = (k: number): string => `(pc + ${4 * k}) | 0`;
+
+/** The local holding register `x` inside a region: x0 reads as 0, and writes to it (decoded as
+ * writes to the sink register 32) go to a local that is never written back. */
+const local = (x: number): string => (x === 0 ? "0" : `x${x}`);
+
+function writesRd(op: Op): boolean {
+  return !isBranch(op) && op !== Op.Sb && op !== Op.Sh && op !== Op.Sw && op !== Op.Fence;
+}
+
+/** Whether `rs2` is a source register of `op` (R-type, branches, stores), not immediate bits. */
+function readsRs2(op: Op): boolean {
+  if (isBranch(op) || op === Op.Sb || op === Op.Sh || op === Op.Sw) return true;
+  return (op >= Op.Add && op <= Op.And) || (op >= Op.Mul && op <= Op.Remu);
+}
 
 /** Instructions retired before instruction `k` of the current segment (`n` counts the segment). */
 function before(ctx: EmitContext, k: number): string {
@@ -86,13 +102,13 @@ function before(ctx: EmitContext, k: number): string {
 
 /** Stop at instruction k (not retired) for `kind`. */
 function trap(ctx: EmitContext, k: number, kind: number, extra = ""): string {
-  return `{ t.retired = ${before(ctx, k)}; t.exitKind = ${kind};${extra} return ${at(k)}; }`;
+  return `{ ${ctx.wb} t.retired = ${before(ctx, k)}; t.exitKind = ${kind};${extra} return ${at(k)}; }`;
 }
 
 /** Go to relative instruction `target`: inside the region, or back to the interpreter. */
 function goTo(ctx: EmitContext, target: number, pcExpr: string): string {
   if (target >= 0 && target < ctx.len) return `{ s = ${target}; continue; }`;
-  return `{ t.retired = n; return ${pcExpr}; }`;
+  return `{ ${ctx.wb} t.retired = n; return ${pcExpr}; }`;
 }
 
 /** The relative target of a jump or branch at `k` with immediate `imm`, if it is aligned. */
@@ -127,22 +143,22 @@ function emit(
   k: number,
   ctx: EmitContext,
 ): string {
-  const d = `r[${rd}]`;
-  const a = `r[${rs1}]`;
-  const b = `r[${rs2}]`;
+  const d = rd === 0 ? "x32" : local(rd);
+  const a = local(rs1);
+  const b = local(rs2);
   const i = `(${imm})`;
   switch (op) {
     case Op.Lui:
       return `${d} = ${imm};`;
     case Op.Auipc:
-      return `${d} = pc + ${4 * k + imm};`;
+      return `${d} = (pc + ${4 * k + imm}) | 0;`;
     case Op.Jal: {
       const target = targetOf(k, imm);
       if (target === null) return trap(ctx, k, EXIT_MISALIGNED, ` t.exitAddr = (pc + ${4 * k + imm}) >>> 0;`);
-      return `${d} = pc + ${4 * k + 4}; ${goTo(ctx, target, `(pc + ${4 * k + imm}) | 0`)}`;
+      return `${d} = (pc + ${4 * k + 4}) | 0; ${goTo(ctx, target, `(pc + ${4 * k + imm}) | 0`)}`;
     }
     case Op.Jalr:
-      return `{ const tg = (${a} + ${i}) & ~1; if ((tg & 3) !== 0) ${trap(ctx, k, EXIT_MISALIGNED, " t.exitAddr = tg >>> 0;")} ${d} = pc + ${4 * k + 4}; t.retired = n; return tg; }`;
+      return `{ const tg = (${a} + ${i}) & ~1; if ((tg & 3) !== 0) ${trap(ctx, k, EXIT_MISALIGNED, " t.exitAddr = tg >>> 0;")} ${d} = (pc + ${4 * k + 4}) | 0; ${ctx.wb} t.retired = n; return tg; }`;
     case Op.Beq:
     case Op.Bne:
     case Op.Blt:
@@ -170,7 +186,7 @@ function emit(
       return `{ const a = (${a} + ${i}) | 0; const vpn = a >>> 12; const x = vpn & ${TLB_MASK}; let v;
   if (${aligned}rTag[x] === vpn) { const p = rPage[x]; const o = a & 4095; v = ${bytes}; }
   else { v = t.load(a, ${size}); if (v < 0) ${trap(ctx, k, EXIT_FAULT)} }
-  ${d} = ${ext}; }`;
+  ${d} = (${ext}) | 0; }`;
     }
     case Op.Sb:
     case Op.Sh:
@@ -181,7 +197,7 @@ function emit(
         .join(" ");
       const aligned = size === 1 ? "" : `(a & ${size - 1}) === 0 && `;
       // A store into a decoded page (self-modifying code) returns right after itself.
-      const hitCode = `{ t.retired = ${before(ctx, k + 1)}; return ${at(k + 1)}; }`;
+      const hitCode = `{ ${ctx.wb} t.retired = ${before(ctx, k + 1)}; return ${at(k + 1)}; }`;
       return `{ const a = (${a} + ${i}) | 0; const v = ${b}; const vpn = a >>> 12; const x = vpn & ${TLB_MASK};
   if (${aligned}wTag[x] === vpn) { const p = wPage[x]; const o = a & 4095; ${writes}
     if (res.count > 0) res.breakOverlapping(a >>> 0, ${size});
@@ -189,59 +205,59 @@ function emit(
   else { if (!t.store(a, ${size}, v)) ${trap(ctx, k, EXIT_FAULT)} if (t.storeHitCode) ${hitCode} } }`;
     }
     case Op.Addi:
-      return `${d} = ${a} + ${i};`;
+      return `${d} = (${a} + ${i}) | 0;`;
     case Op.Slti:
-      return `${d} = ${a} < ${i} ? 1 : 0;`;
+      return `${d} = (${a} < ${i} ? 1 : 0) | 0;`;
     case Op.Sltiu:
-      return `${d} = (${a} >>> 0) < ${imm >>> 0} ? 1 : 0;`;
+      return `${d} = ((${a} >>> 0) < ${imm >>> 0} ? 1 : 0) | 0;`;
     case Op.Xori:
-      return `${d} = ${a} ^ ${i};`;
+      return `${d} = (${a} ^ ${i}) | 0;`;
     case Op.Ori:
-      return `${d} = ${a} | ${i};`;
+      return `${d} = (${a} | ${i}) | 0;`;
     case Op.Andi:
-      return `${d} = ${a} & ${i};`;
+      return `${d} = (${a} & ${i}) | 0;`;
     case Op.Slli:
-      return `${d} = ${a} << ${imm};`;
+      return `${d} = (${a} << ${imm}) | 0;`;
     case Op.Srli:
-      return `${d} = ${a} >>> ${imm};`;
+      return `${d} = (${a} >>> ${imm}) | 0;`;
     case Op.Srai:
-      return `${d} = ${a} >> ${imm};`;
+      return `${d} = (${a} >> ${imm}) | 0;`;
     case Op.Add:
-      return `${d} = ${a} + ${b};`;
+      return `${d} = (${a} + ${b}) | 0;`;
     case Op.Sub:
-      return `${d} = ${a} - ${b};`;
+      return `${d} = (${a} - ${b}) | 0;`;
     case Op.Sll:
-      return `${d} = ${a} << ${b};`;
+      return `${d} = (${a} << ${b}) | 0;`;
     case Op.Slt:
-      return `${d} = ${a} < ${b} ? 1 : 0;`;
+      return `${d} = (${a} < ${b} ? 1 : 0) | 0;`;
     case Op.Sltu:
-      return `${d} = (${a} >>> 0) < (${b} >>> 0) ? 1 : 0;`;
+      return `${d} = ((${a} >>> 0) < (${b} >>> 0) ? 1 : 0) | 0;`;
     case Op.Xor:
-      return `${d} = ${a} ^ ${b};`;
+      return `${d} = (${a} ^ ${b}) | 0;`;
     case Op.Srl:
-      return `${d} = ${a} >>> ${b};`;
+      return `${d} = (${a} >>> ${b}) | 0;`;
     case Op.Sra:
-      return `${d} = ${a} >> ${b};`;
+      return `${d} = (${a} >> ${b}) | 0;`;
     case Op.Or:
-      return `${d} = ${a} | ${b};`;
+      return `${d} = (${a} | ${b}) | 0;`;
     case Op.And:
-      return `${d} = ${a} & ${b};`;
+      return `${d} = (${a} & ${b}) | 0;`;
     case Op.Mul:
-      return `${d} = Math.imul(${a}, ${b});`;
+      return `${d} = (Math.imul(${a}, ${b})) | 0;`;
     case Op.Mulh:
-      return `${d} = mulh(${a}, ${b});`;
+      return `${d} = (mulh(${a}, ${b})) | 0;`;
     case Op.Mulhsu:
-      return `${d} = mulhsu(${a}, ${b});`;
+      return `${d} = (mulhsu(${a}, ${b})) | 0;`;
     case Op.Mulhu:
-      return `${d} = mulhu(${a}, ${b});`;
+      return `${d} = (mulhu(${a}, ${b})) | 0;`;
     case Op.Div:
-      return `${d} = div(${a}, ${b});`;
+      return `${d} = (div(${a}, ${b})) | 0;`;
     case Op.Divu:
-      return `${d} = divu(${a}, ${b});`;
+      return `${d} = (divu(${a}, ${b})) | 0;`;
     case Op.Rem:
-      return `${d} = rem(${a}, ${b});`;
+      return `${d} = (rem(${a}, ${b})) | 0;`;
     case Op.Remu:
-      return `${d} = remu(${a}, ${b});`;
+      return `${d} = (remu(${a}, ${b})) | 0;`;
     case Op.Fence:
       return "// fence";
     default:
@@ -304,7 +320,19 @@ function segmentStarts(ops: readonly Op5[]): { labels: Set<number>; starts: bool
 function regionSource(ops: readonly Op5[]): string {
   const len = ops.length;
   const { labels, starts } = segmentStarts(ops);
-  const ctx: EmitContext = { len, segStart: 0, segLen: 0 };
+  // Registers live in locals inside the region; the ones it writes go back to `r` on return.
+  const used = new Set<number>();
+  const written = new Set<number>();
+  for (const [op, rd, rs1, rs2] of ops) {
+    if (writesRd(op) && rd !== 0 && rd !== 32) {
+      used.add(rd);
+      written.add(rd);
+    }
+    if (rs1 !== 0) used.add(rs1);
+    if (rs2 !== 0 && readsRs2(op)) used.add(rs2);
+  }
+  const wb = [...written].map((x) => `r[${x}] = ${local(x)};`).join(" ");
+  const ctx: EmitContext = { len, wb, segStart: 0, segLen: 0 };
   const lines: string[] = [];
   for (let k = 0; k < len; k++) {
     if (starts[k]) {
@@ -313,20 +341,23 @@ function regionSource(ops: readonly Op5[]): string {
       ctx.segStart = k;
       ctx.segLen = end - k;
       if (labels.has(k)) lines.push(`case ${k}:`);
-      lines.push(`if ((n += ${ctx.segLen}) > budget) { t.retired = n - ${ctx.segLen}; return ${at(k)}; }`);
+      lines.push(
+        `if ((n += ${ctx.segLen}) > budget) { ${ctx.wb} t.retired = n - ${ctx.segLen}; return ${at(k)}; }`,
+      );
     }
     const [op, rd, rs1, rs2, imm] = ops[k]!;
     lines.push(emit(op, rd, rs1, rs2, imm, k, ctx));
   }
   const [lastOp] = ops[len - 1]!;
-  if (!isJump(lastOp)) lines.push(`t.retired = n; return ${at(len)};`);
+  if (!isJump(lastOp)) lines.push(`${ctx.wb} t.retired = n; return ${at(len)};`);
   const body = lines.join("\n");
   const prelude = [
     body.includes("rTag") ? "const rTag = t.rTag; const rPage = t.rPage;" : "",
     body.includes("wTag")
       ? "const wTag = t.wTag; const wPage = t.wPage; const wDec = t.wDec; const res = t.mem.reservations;"
       : "",
-    "let n = 0; let s = 0;",
+    used.size > 0 ? `let ${[...used].map((x) => `${local(x)} = r[${x}]`).join(", ")};` : "",
+    "let x32 = 0; let n = 0; let s = 0;",
   ].join("\n");
   return `${prelude}\nfor (;;) switch (s) {\n${body}\n}`;
 }

@@ -14,11 +14,16 @@ import { Hart, hartDefaults } from "./hart.ts";
 
 /**
  * The machine's tests run on the interpreter, unless VKC_TEST_JIT is set when this module is
- * first evaluated: then on translated blocks, translating at the VKC_TEST_JIT-th visit.
+ * first evaluated: then on translated regions, translating at the VKC_TEST_JIT-th visit. Only
+ * under vitest: a script that imports these helpers (bench/bench-interp-micro.ts) must not turn
+ * translation off for every hart of the process (it did, and `pnpm bench interpreter` measured
+ * the kernel's guest programs on the interpreter alone).
  */
-const testJit = process.env.VKC_TEST_JIT;
-hartDefaults.jit = testJit !== undefined;
-hartDefaults.jitThreshold = testJit !== undefined ? Number(testJit) : 16;
+if (process.env.VITEST !== undefined) {
+  const testJit = process.env.VKC_TEST_JIT;
+  hartDefaults.jit = testJit !== undefined;
+  hartDefaults.jitThreshold = testJit !== undefined ? Number(testJit) : 16;
+}
 
 export const PROT_R = 1;
 export const PROT_W = 2;

@@ -351,6 +351,24 @@ describe("vmspace_ctl(RUN)", () => {
     expect(v.proc.vm.readU32(MEMIMG + FRAME_PHYS + 6 * 4)).toBe(350);
   });
 
+  it("takes a frame that straddles two pages", () => {
+    const v = vkernel();
+    v.guest();
+    v.tables.map(GUEST_CODE, CODE_PHYS, PTE_R | PTE_X | PTE_U);
+    v.poke(CODE_PHYS, words([addi(10, 11, 5), li(17, 64), ecall()]));
+    const at = MEMIMG + 0xd000 - 80;
+    v.proc.vm.poke(at, guestFrame(GUEST_CODE, { 11: 37 }));
+    expect(v.call(nr.SYS_vmspace_ctl, GUEST_ID, VMSPACE_CTL_RUN, at)).toBe(VMTRAP_SYSCALL);
+    const frame = v.proc.vm.copyin(at, GUEST_FRAME_SIZE);
+    if (typeof frame === "number") throw new Error("frame unreadable");
+    expect([frameWord(frame, 10), frameWord(frame, 11), frameWord(frame, 17)]).toEqual([42, 37, 64]);
+    expect([frameWord(frame, 32), frameWord(frame, 33), frameWord(frame, 34)]).toEqual([
+      GUEST_CODE + 12,
+      VMTRAP_SYSCALL,
+      64,
+    ]);
+  });
+
   it("fails cleanly on a bad id, command or frame", () => {
     const v = vkernel();
     v.guest();

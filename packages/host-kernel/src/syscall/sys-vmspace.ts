@@ -1,3 +1,4 @@
+import { Access, PAGE_MASK } from "../cpu/cpu-types.ts";
 import type { Kernel } from "../kernel.ts";
 import type { Lwp, Process } from "../proc/proc-types.ts";
 import type { VmObject } from "../vm/vm-object.ts";
@@ -21,7 +22,7 @@ import {
   MAP_VPAGETABLE,
   VMSPACE_CTL_RUN,
 } from "../vm/vmspace-guest.ts";
-import { decodeGuestFrame, encodeGuestFrame, GUEST_FRAME_SIZE } from "../vm/vmspace-guest-frame.ts";
+import { GUEST_FRAME_SIZE, loadGuestFrame, storeGuestFrame } from "../vm/vmspace-guest-frame.ts";
 import { runGuest } from "../vm/vmspace-guest-run.ts";
 import { EEXIST, EFAULT, EINVAL, ENOENT, ENOMEM } from "./errno.ts";
 import type { SyscallArgs, SyscallResult } from "./syscall-types.ts";
@@ -97,6 +98,27 @@ function sharedObjectAt(proc: Process, src: number): { object: VmObject; offset:
   return { object: e.object, offset: e.offset + ((src >>> 0) - e.start) };
 }
 
+/**
+ * The frame's bytes for reading and writing: the caller's page itself when the frame lies in one
+ * page (checked writable, marked dirty: no copies on the hot path), else a copy written back with
+ * copyout after the run. -EFAULT if any of it is not readable and writable.
+ */
+function mapFrame(
+  vm: VmSpace,
+  addr: number,
+): { bytes: Uint8Array; offset: number; direct: boolean } | number {
+  const offset = addr & PAGE_MASK;
+  if (offset + GUEST_FRAME_SIZE <= PAGE) {
+    const page = vm.translate(addr >>> 0, Access.Write);
+    return typeof page === "number" ? -EFAULT : { bytes: page, offset, direct: true };
+  }
+  const bytes = vm.copyin(addr, GUEST_FRAME_SIZE);
+  if (typeof bytes === "number") return bytes;
+  // Check the frame is writable before running anything (this copy changes nothing).
+  if (vm.copyout(addr, bytes) !== 0) return -EFAULT;
+  return { bytes, offset: 0, direct: false };
+}
+
 /** vmspace_munmap(id, addr, len) → 0. */
 export function sys_vmspace_munmap(_k: Kernel, lwp: Lwp, a: SyscallArgs): SyscallResult {
   const [id, addr, len] = a as [number, number, number];
@@ -136,18 +158,19 @@ export function sys_vmspace_ctl(k: Kernel, lwp: Lwp, a: SyscallArgs): SyscallRes
   const vm = space(proc, id);
   if (vm === undefined) return -ENOENT;
   if (cmd !== VMSPACE_CTL_RUN) return -EINVAL;
-  const bytes = proc.vm.copyin(frameAddr, GUEST_FRAME_SIZE);
-  if (typeof bytes === "number") return bytes;
-  // Check the frame is writable before running anything (this copy changes nothing).
-  if (proc.vm.copyout(frameAddr, bytes) !== 0) return -EFAULT;
+  const frame = mapFrame(proc.vm, frameAddr);
+  if (typeof frame === "number") return frame;
   const hart = table(k, proc).hartFor(lwp.tid, vm);
-  hart.setContext(decodeGuestFrame(bytes));
+  loadGuestFrame(hart, frame.bytes, frame.offset);
+  hart.mem.reservations.clear(hart); // a new guest context holds no LR reservation
   const cpu = k.sched.cpus[lwp.cpu];
   const budget = cpu === undefined ? 0 : k.sched.quantum - cpu.used;
   const { trap, retired } = runGuest(hart, budget);
   if (cpu !== undefined) cpu.used += retired;
   k.instructions += retired;
-  proc.vm.copyout(frameAddr, encodeGuestFrame(hart.getContext(), trap));
+  storeGuestFrame(hart, trap, frame.bytes, frame.offset);
+  if (frame.direct) proc.vm.reservations.breakOverlapping(frameAddr >>> 0, GUEST_FRAME_SIZE);
+  else proc.vm.copyout(frameAddr, frame.bytes);
   // Like a hart that used up its slice: the caller goes to the tail of its CPU's queue.
   if (cpu !== undefined && cpu.used >= k.sched.quantum) k.preempt(lwp);
   return trap.cause;

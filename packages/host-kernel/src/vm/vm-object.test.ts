@@ -20,7 +20,9 @@ function space(): VmSpace {
 function runOn(vm: VmSpace, hart: Hart, n: number, words: number[]): void {
   const bytes = new Uint8Array(words.length * 4);
   const view = new DataView(bytes.buffer);
-  words.forEach((w, i) => view.setUint32(4 * i, w >>> 0, true));
+  words.forEach((w, i) => {
+    view.setUint32(4 * i, w >>> 0, true);
+  });
   expect(vm.copyout(CODE + 4096 * n, bytes)).toBe(0);
   hart.pc = CODE + 4096 * n;
   expect(hart.run(1000)).toBe(Stop.Ebreak);

@@ -50,3 +50,37 @@ export function encodeGuestFrame(ctx: HartContext, trap: GuestTrap): Uint8Array 
   v.setUint32(FRAME_CODE, trap.code >>> 0, true);
   return bytes;
 }
+
+/** What the frame functions need of a hart: its register file and pc. */
+export interface FrameRegisters {
+  readonly x: Int32Array;
+  pc: number;
+}
+
+const view = (bytes: Uint8Array): DataView => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+/** Load x1..x31 and pc from the frame at `bytes[offset..]` straight into `regs` (x0 becomes 0). */
+export function loadGuestFrame(regs: FrameRegisters, bytes: Uint8Array, offset: number): void {
+  const v = view(bytes);
+  regs.x[0] = 0;
+  for (let i = 1; i < 32; i++) regs.x[i] = v.getInt32(offset + i * 4, true);
+  regs.pc = v.getUint32(offset + FRAME_PC, true);
+}
+
+/** Store `regs` and `trap` as a frame at `bytes[offset..]` (without allocating). */
+export function storeGuestFrame(
+  regs: FrameRegisters,
+  trap: GuestTrap,
+  bytes: Uint8Array,
+  offset: number,
+): void {
+  const v = view(bytes);
+  v.setUint32(offset, 0, true);
+  for (let i = 1; i < 32; i++) v.setInt32(offset + i * 4, regs.x[i] as number, true);
+  v.setUint32(offset + FRAME_PC, regs.pc >>> 0, true);
+  v.setUint32(offset + FRAME_CAUSE, trap.cause >>> 0, true);
+  v.setUint32(offset + FRAME_VALUE, trap.value >>> 0, true);
+  v.setUint32(offset + FRAME_SIGNO, trap.signo >>> 0, true);
+  v.setUint32(offset + FRAME_CODE, trap.code >>> 0, true);
+  for (let o = FRAME_CODE + 4; o < GUEST_FRAME_SIZE; o += 4) v.setUint32(offset + o, 0, true);
+}
