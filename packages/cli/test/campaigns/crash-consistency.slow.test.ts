@@ -88,7 +88,7 @@ it("S3 server: kill -9 of the writer and of the server loses nothing committed",
   try {
     for (let round = 0; round < 2; round++) {
       const after = round === 0 ? "committed " : "ready";
-      const child = await killAtRandom("write", spec, [String(round * 1000)], 0, 600, after);
+      const child = await killAtRandom("write", spec, [String(round * 1000)], 200, 1200, after);
       for (const id of committedIds(child)) committed.add(id);
       writerKills++;
     }

@@ -365,12 +365,18 @@ function regionSource(ops: readonly Op5[]): string {
 type Factory = (...helpers: unknown[]) => BlockFn;
 
 /**
- * Translate the region starting at `slot` of `d`, store it in `d.blocks`, and say whether there
- * was anything to translate.
+ * Compiled regions by their source. A region depends on nothing but its source text (it is
+ * position-independent and gets registers, TLB and pc as arguments), so the same code compiled
+ * again (another page with the same bytes, the same program in a new process or a new kernel,
+ * a page whose regions were dropped) reuses the function, and with it the work V8 already put
+ * into optimizing it. Cleared when it reaches MAX_CACHED_REGIONS.
  */
-export function compileBlock(d: DecodedPage, slot: number): boolean {
-  const ops = scanRegion(d, slot);
-  if (ops.length === 0) return false;
+const regionCache = new Map<string, BlockFn>();
+export const MAX_CACHED_REGIONS = 4096;
+
+function buildRegion(source: string): BlockFn {
+  let fn = regionCache.get(source);
+  if (fn !== undefined) return fn;
   const factory = new Function(
     "noDecode",
     "mulh",
@@ -380,9 +386,22 @@ export function compileBlock(d: DecodedPage, slot: number): boolean {
     "divu",
     "rem",
     "remu",
-    `"use strict";\nreturn function region(r, t, pc, budget) {\n${regionSource(ops)}\n};`,
+    `"use strict";\nreturn function region(r, t, pc, budget) {\n${source}\n};`,
   ) as Factory;
-  d.blocks[slot] = factory(NO_DECODE, mulh, mulhsu, mulhu, div, divu, rem, remu);
+  fn = factory(NO_DECODE, mulh, mulhsu, mulhu, div, divu, rem, remu);
+  if (regionCache.size >= MAX_CACHED_REGIONS) regionCache.clear();
+  regionCache.set(source, fn);
+  return fn;
+}
+
+/**
+ * Translate the region starting at `slot` of `d`, store it in `d.blocks`, and say whether there
+ * was anything to translate.
+ */
+export function compileBlock(d: DecodedPage, slot: number): boolean {
+  const ops = scanRegion(d, slot);
+  if (ops.length === 0) return false;
+  d.blocks[slot] = buildRegion(regionSource(ops));
   d.blockCount++;
   return true;
 }
