@@ -6,7 +6,13 @@ import type { CliIO } from "../main.ts";
 import { type ConsoleOutput, openConsole } from "../output.ts";
 import { withMeter } from "../progress/progress-meter.ts";
 import { type StoreContext, storeUrl, withImageStore } from "../stores/store-session.ts";
-import { type CheckpointEvery, CLI_EXTENSION, LazyStoreTarget, runWithCheckpoints } from "./run.ts";
+import {
+  type CheckpointEvery,
+  CLI_EXTENSION,
+  interactiveConsole,
+  LazyStoreTarget,
+  runWithCheckpoints,
+} from "./run.ts";
 
 export interface RestoreOptions {
   store?: string;
@@ -33,6 +39,7 @@ export interface RestoreOptions {
 export async function restore(image: string, opts: RestoreOptions, io: CliIO): Promise<number> {
   const ctx: StoreContext = { env: process.env, cwd: process.cwd() };
   const url = storeUrl(opts, ctx);
+  const tty = interactiveConsole(opts, io);
   const prepared = await withImageStore(url, {}, ctx, async ({ images }) => {
     let manifest: Manifest;
     try {
@@ -41,7 +48,7 @@ export async function restore(image: string, opts: RestoreOptions, io: CliIO): P
       throw cannotRestore(image, error);
     }
     const files = await hostExecutables(manifest);
-    const target = new LazyStoreTarget({ ...opts, store: url }, io, hostPaths(manifest));
+    const target = new LazyStoreTarget({ ...opts, store: url }, tty?.io ?? io, hostPaths(manifest), tty);
     // The console is opened once the thaw has worked: a refused image leaves no file behind.
     let sink: ConsoleOutput | null = null;
     try {
@@ -56,9 +63,10 @@ export async function restore(image: string, opts: RestoreOptions, io: CliIO): P
           files,
           checkpointTarget: target,
           retval: 1,
+          ...(tty === null ? {} : { liveInput: true }),
         }),
       );
-      sink = openConsole(io, opts.console);
+      sink = tty?.output ?? openConsole(io, opts.console);
       return { ...thawed, output: sink, target };
     } catch (error) {
       throw cannotRestore(image, error);
@@ -66,7 +74,12 @@ export async function restore(image: string, opts: RestoreOptions, io: CliIO): P
   });
   const { kernel, pid, output, target } = prepared;
   try {
-    return await runWithCheckpoints(kernel, pid, target, opts, io, `image ${image}`);
+    if (tty === null) return await runWithCheckpoints(kernel, pid, target, opts, io, `image ${image}`);
+    // This terminal's size, not the saved one: a change reaches the guest as SIGWINCH.
+    kernel.tty.setWinsize({ ...kernel.tty.winsize, ...tty.winsize() });
+    return await tty.drive(kernel, () =>
+      runWithCheckpoints(kernel, pid, target, opts, tty.io, `image ${image}`),
+    );
   } finally {
     await output.close();
     await target.close();

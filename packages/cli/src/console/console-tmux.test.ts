@@ -130,6 +130,14 @@ describe("vkc run on a terminal (tmux)", () => {
     tmux("send-keys", "-t", pane, "C-]", "q");
     await waitFor(pane, /EXIT=130\s+MODE=same/);
     expect(screen(pane)).toMatch(/vkc: quit \(exit status 130\)/);
+
+    // vkc restore attaches the same way: the thawed guest runs on, and ^] q ends it again.
+    tmux("send-keys", "-t", pane, "clear", "Enter");
+    await waitFor(pane, /^\S*# $/m);
+    runVkc(pane, dir, "restore latest");
+    await waitFor(pane, /sigckpt: SIGTHAW: this process was thawed/);
+    tmux("send-keys", "-t", pane, "C-]", "q");
+    await waitFor(pane, /EXIT=130\s+MODE=same/);
   }, 120_000);
 
   test("SIGTERM restores the terminal and exits 143", async () => {

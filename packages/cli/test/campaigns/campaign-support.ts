@@ -71,14 +71,6 @@ export async function readAllPages(images: ImageStore, id: string): Promise<numb
   return n;
 }
 
-/** Writes `count` sample images (each its own content) and returns their ids. */
-export async function writeSamples(images: ImageStore, count: number, from = 0): Promise<string[]> {
-  const ids: string[] = [];
-  for (let n = from; n < from + count; n++)
-    ids.push((await images.writeImage(sampleDraft(n), samplePages(n), { refs: [] })).id);
-  return ids;
-}
-
 export { createImageStore, sampleDraft, samplePages };
 
 export const CLI_ROOT = fileURLToPath(new URL("../../", import.meta.url));

@@ -36,7 +36,7 @@ export class SoftTlb {
   faultAddr = 0;
   /** The decode record of the page returned by the last `writePage`. */
   lastDec: DecodedPage = NO_DECODE;
-  /** Set by `store` when it overwrote a decoded instruction (translated blocks must stop). */
+  /** Set by `store` when it overwrote a decoded instruction (a translated region must return). */
   storeHitCode = false;
   /**
    * How the last translated region ended (jit.ts): the instructions it `retired`, and
