@@ -31,7 +31,8 @@ function qemuRun(path: string, argv: string[]): number {
   const t0 = performance.now();
   const r = spawnSync("qemu-riscv32", [path, ...argv], { stdio: ["ignore", "ignore", "pipe"] });
   const ms = performance.now() - t0;
-  if (r.error) throw new Error(`qemu-riscv32 not runnable (${r.error.message}); run scripts/install-tools.sh`);
+  if (r.error)
+    throw new Error(`qemu-riscv32 not runnable (${r.error.message}); run scripts/install-tools.sh`);
   if (r.status !== 0) throw new Error(`qemu-riscv32 ${path} exited ${r.status}: ${r.stderr}`);
   return ms;
 }

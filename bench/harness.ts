@@ -45,7 +45,11 @@ export function formatTable(rows: readonly BenchRow[]): string {
     r.target && r.ratio !== undefined ? (r.ratio >= r.target.min ? "met" : "NOT MET") : (r.note ?? ""),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }
 

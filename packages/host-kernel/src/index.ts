@@ -1,4 +1,29 @@
 // network devices (src/dev: bridge, taps, codec)
+
+// freeze/thaw (src/ckpt) and sys_checkpoint
+export {
+  FreezeError,
+  ThawExecutableMismatchError,
+  ThawExecutableMissingError,
+  ThawInvalidImageError,
+  ThawReadError,
+} from "./ckpt/ckpt-errors.ts";
+export { createStoreTarget, type StoreTargetOptions } from "./ckpt/ckpt-target.ts";
+export {
+  type CheckpointCause,
+  type CheckpointRequest,
+  type CheckpointTarget,
+  type CheckpointWritten,
+  CKPT_FREEZE,
+  CKPT_THAW,
+} from "./ckpt/ckpt-types.ts";
+export { type FreezeOptions, type FrozenProcess, freezeProcess, type SavedPages } from "./ckpt/freeze.ts";
+export { type Thawed, type ThawOptions, thawProcess } from "./ckpt/thaw.ts";
+// the machine (src/cpu) and the ELF loader (src/exec)
+export * from "./cpu/cpu-types.ts";
+export { invalidateDecodedPage } from "./cpu/decode-cache.ts";
+export { Hart, hartDefaults } from "./cpu/hart.ts";
+export { type IpsMeasurement, measureIps } from "./cpu/measure-ips.ts";
 export {
   Bridge,
   type BridgeAddress,
@@ -11,6 +36,7 @@ export {
   isValidNetName,
 } from "./dev/bridge.ts";
 export { BridgeRegistry } from "./dev/bridge-registry.ts";
+export { type InputEvent, parseInputScript } from "./dev/input-script.ts";
 export {
   type EndpointSnapshot,
   type EndpointStats,
@@ -32,7 +58,10 @@ export { type PeerScript, type PeerSend, parsePeerScript, parseVirtualTime } fro
 export { defaultTapMac, type TapConfig, TapDevice, type TapSnapshot, type TapStats } from "./dev/tap.ts";
 export { TapDevices, type TapDevicesOptions } from "./dev/tap-devices.ts";
 export { isTapFile, TapFile } from "./dev/tap-file.ts";
+export { tapDescriptorImage, tapSnapshotFromImage } from "./dev/tap-image.ts";
 export * as tapIoctl from "./dev/tap-ioctl.ts";
+export { TTY_INPUT_CHAN, Tty, type Winsize } from "./dev/tty.ts";
+export * from "./dev/tty-termios.ts";
 export {
   UdpUplink,
   type UdpUplinkOptions,
@@ -41,70 +70,12 @@ export {
   type UplinkStats,
 } from "./dev/udp-uplink.ts";
 export * from "./errors.ts";
-export * from "./fs/file-types.ts";
-export * as errno from "./syscall/errno.ts";
-export {
-  createKernel,
-  Kernel,
-  type ConsoleSink,
-  type KernelOptions,
-  type ProgramImage,
-  type ProgramSegment,
-  type RunOptions,
-  type RunReason,
-  type RunResult,
-  type SpawnOptions,
-} from "./kernel.ts";
-export { type InputEvent, parseInputScript } from "./dev/input-script.ts";
-export { Tty, TTY_INPUT_CHAN, type Winsize } from "./dev/tty.ts";
-export * from "./dev/tty-termios.ts";
-export { FdTable, FD_LIMIT, type FdSlot } from "./fs/fd-table.ts";
-export { Vfs, type VfsNode, type VfsRegular, type VfsDirectory, type VfsDevice } from "./fs/vfs.ts";
-export { Pipe, PIPE_BUF_SIZE } from "./fs/pipe.ts";
-export { VmSpace, VmObjectIds, type VmMapEntry, type MapRequest } from "./vm/vm-space.ts";
-export { VmObject, ZERO_PAGE } from "./vm/vm-object.ts";
-export * from "./vm/vm-types.ts";
-export {
-  type AltStack,
-  Lwp,
-  type LwpState,
-  Process,
-  type SigAction,
-  type SigInfo,
-} from "./proc/proc-types.ts";
-export type { LwpHart } from "./proc/proc-hart.ts";
-export { Scheduler, type Cpu } from "./proc/proc-sched.ts";
-export { Prng } from "./proc/proc-prng.ts";
-export * as signals from "./signal/signal-numbers.ts";
-export { onCheckpointSignal, type CheckpointSignalAction } from "./signal/signal-ckpt-hook.ts";
-export * as syscalls from "./syscall/syscall-numbers.ts";
-export { registerSyscall, syscallTable } from "./syscall/syscall-table.ts";
-export {
-  JUSTRETURN,
-  type SleepRequest,
-  type SyscallHandler,
-  type SyscallResult,
-} from "./syscall/syscall-types.ts";
-export { NativeHart } from "./native/native-hart.ts";
-export type {
-  NativeAction,
-  NativeEnv,
-  NativeProgram,
-  NativeState,
-  NativeStep,
-  NativeThreadContext,
-} from "./native/native-types.ts";
-// the machine (src/cpu) and the ELF loader (src/exec)
-export * from "./cpu/cpu-types.ts";
-export { invalidateDecodedPage } from "./cpu/decode-cache.ts";
-export { Hart, hartDefaults } from "./cpu/hart.ts";
-export { type IpsMeasurement, measureIps } from "./cpu/measure-ips.ts";
 export {
   DEFAULT_ELF_LIMITS,
-  EM_RISCV,
   type ElfImage,
   type ElfLimits,
   type ElfSegment,
+  EM_RISCV,
   parseElf,
 } from "./exec/elf.ts";
 export {
@@ -128,32 +99,48 @@ export {
   type InitialStack,
   type InitialStackRequest,
 } from "./exec/initial-stack.ts";
-export { tapDescriptorImage, tapSnapshotFromImage } from "./dev/tap-image.ts";
+export { FD_LIMIT, type FdSlot, FdTable } from "./fs/fd-table.ts";
+export * from "./fs/file-types.ts";
+export { PIPE_BUF_SIZE, Pipe } from "./fs/pipe.ts";
+export { Vfs, type VfsDevice, type VfsDirectory, type VfsNode, type VfsRegular } from "./fs/vfs.ts";
 export { GUEST_PROGRAMS, type GuestProgram, guestProgram, guestProgramPath } from "./guest-programs.ts";
+export {
+  type ConsoleSink,
+  createKernel,
+  Kernel,
+  type KernelOptions,
+  type ProgramImage,
+  type ProgramSegment,
+  type RunOptions,
+  type RunReason,
+  type RunResult,
+  type SpawnOptions,
+} from "./kernel.ts";
+export { NativeHart } from "./native/native-hart.ts";
+export type {
+  NativeAction,
+  NativeEnv,
+  NativeProgram,
+  NativeState,
+  NativeStep,
+  NativeThreadContext,
+} from "./native/native-types.ts";
 export { NATIVE_HANDLER_BASE, NATIVE_STEP_COST, type NativeSignalFrame } from "./native/native-types.ts";
-export { PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from "./vm/vm-space.ts";
-
-// freeze/thaw (src/ckpt) and sys_checkpoint
+export type { LwpHart } from "./proc/proc-hart.ts";
+export { Prng } from "./proc/proc-prng.ts";
+export { type Cpu, Scheduler } from "./proc/proc-sched.ts";
 export {
-  FreezeError,
-  ThawExecutableMismatchError,
-  ThawExecutableMissingError,
-  ThawInvalidImageError,
-  ThawReadError,
-} from "./ckpt/ckpt-errors.ts";
-export { createStoreTarget, type StoreTargetOptions } from "./ckpt/ckpt-target.ts";
-export {
-  CKPT_FREEZE,
-  CKPT_THAW,
-  type CheckpointCause,
-  type CheckpointRequest,
-  type CheckpointTarget,
-  type CheckpointWritten,
-} from "./ckpt/ckpt-types.ts";
-export { type FreezeOptions, type FrozenProcess, freezeProcess, type SavedPages } from "./ckpt/freeze.ts";
-export { type Thawed, type ThawOptions, thawProcess } from "./ckpt/thaw.ts";
+  type AltStack,
+  Lwp,
+  type LwpState,
+  Process,
+  type SigAction,
+  type SigInfo,
+} from "./proc/proc-types.ts";
+export { type CheckpointSignalAction, onCheckpointSignal } from "./signal/signal-ckpt-hook.ts";
+export * as signals from "./signal/signal-numbers.ts";
+export * as errno from "./syscall/errno.ts";
 export { sys_checkpoint } from "./syscall/sys-ckpt.ts";
-
 // guest vmspaces (vmspace_* 510-515, the host side of the vkernel)
 export {
   sys_vmspace_create,
@@ -163,6 +150,29 @@ export {
   sys_vmspace_mmap,
   sys_vmspace_munmap,
 } from "./syscall/sys-vmspace.ts";
+export * as syscalls from "./syscall/syscall-numbers.ts";
+export { registerSyscall, syscallTable } from "./syscall/syscall-table.ts";
+export {
+  JUSTRETURN,
+  type SleepRequest,
+  type SyscallHandler,
+  type SyscallResult,
+} from "./syscall/syscall-types.ts";
+export { VmObject, ZERO_PAGE } from "./vm/vm-object.ts";
+export {
+  type MapRequest,
+  PTE_A,
+  PTE_D,
+  PTE_R,
+  PTE_U,
+  PTE_V,
+  PTE_W,
+  PTE_X,
+  type VmMapEntry,
+  VmObjectIds,
+  VmSpace,
+} from "./vm/vm-space.ts";
+export * from "./vm/vm-types.ts";
 export {
   GuestVmspaceTable,
   invalidateGuestRange,

@@ -231,7 +231,8 @@ export class Kernel implements DeviceHost {
     if (options.network) {
       this.bridges = options.network.bridges;
       this.taps = new TapDevices(this.bridges);
-      for (const [path, node] of this.taps.devNodes(options.network.taps)) this.vfs.registerDevice(path, node);
+      for (const [path, node] of this.taps.devNodes(options.network.taps))
+        this.vfs.registerDevice(path, node);
     }
     const files = options.files ?? {};
     const entries = files instanceof Map ? [...files.entries()] : Object.entries(files);

@@ -189,7 +189,9 @@ function lwp(v: unknown, p: string): LwpImage {
 
 function lwpState(v: unknown, p: string): LwpState {
   const m = asMap(v, p);
-  const kind = req(m, "kind", p, (x, xp) => oneOf(x, xp, ["runnable", "exited", "sleeping", "syscall"] as const));
+  const kind = req(m, "kind", p, (x, xp) =>
+    oneOf(x, xp, ["runnable", "exited", "sleeping", "syscall"] as const),
+  );
   switch (kind) {
     case "runnable":
     case "exited":

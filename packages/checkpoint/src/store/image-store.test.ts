@@ -231,8 +231,14 @@ describe("image store: refs, list, remove", () => {
   it("resolves REF^ to the parent and REF^^ to the grandparent", async () => {
     const store = createImageStore(createMemoryStore());
     const a = await store.writeImage(sampleDraft(), samplePages());
-    const b = await store.writeImage(sampleDraft({ parent: a.id }), samplePages(64, () => 2));
-    const c = await store.writeImage(sampleDraft({ parent: b.id }), samplePages(64, () => 3));
+    const b = await store.writeImage(
+      sampleDraft({ parent: a.id }),
+      samplePages(64, () => 2),
+    );
+    const c = await store.writeImage(
+      sampleDraft({ parent: b.id }),
+      samplePages(64, () => 3),
+    );
     expect(await store.resolve("latest")).toBe(c.id);
     expect(await store.resolve("latest^")).toBe(b.id);
     expect(await store.resolve(`${c.id.slice(0, 8)}^^`)).toBe(a.id);

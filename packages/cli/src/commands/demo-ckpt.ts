@@ -24,7 +24,12 @@ export async function referenceRun(
   const chunks: Uint8Array[] = [];
   // The same guest path and argv[0] as `vkc run <dir>/NAME.elf` gives the program.
   const path = `/bin/${name}.elf`;
-  const kernel = createKernel({ cpus, seed, console: { write: (b) => chunks.push(b.slice()) }, files: { [path]: elf } });
+  const kernel = createKernel({
+    cpus,
+    seed,
+    console: { write: (b) => chunks.push(b.slice()) },
+    files: { [path]: elf },
+  });
   kernel.spawn({ path, elf, argv: [path, ...args] });
   const result = await kernel.run(stopAt === undefined ? {} : { stopAt });
   return {
@@ -66,10 +71,12 @@ function startVkc(args: string[], onEvent: (e: JsonEvent, child: ChildProcess) =
   child.stderr.setEncoding("utf8").on("data", (text: string) => {
     stderr += text;
   });
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stderr }));
-  });
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>(
+    (resolve, reject) => {
+      child.on("error", reject);
+      child.on("close", (code, signal) => resolve({ code, signal, stderr }));
+    },
+  );
   return { child, done };
 }
 
@@ -104,8 +111,20 @@ export async function checkpointKillRestore(
     let image: string | undefined;
     let killed = false;
     const first = startVkc(
-      ["run", ...common, "--cpus", String(cpus), "--seed", String(seed), "--checkpoint-at", String(at),
-        "--console", join(dir, "first.txt"), guestProgramPath(name), ...args],
+      [
+        "run",
+        ...common,
+        "--cpus",
+        String(cpus),
+        "--seed",
+        String(seed),
+        "--checkpoint-at",
+        String(at),
+        "--console",
+        join(dir, "first.txt"),
+        guestProgramPath(name),
+        ...args,
+      ],
       (event, child) => {
         if (event.event === "checkpoint" && image === undefined) {
           image = String(event.image);
@@ -115,16 +134,25 @@ export async function checkpointKillRestore(
     );
     const firstEnd = await first.done;
     if (image === undefined) {
-      throw new CliError("DEMO_FAILED", `the first run wrote no checkpoint: ${firstEnd.stderr.trim().split("\n").pop() ?? ""}`);
+      throw new CliError(
+        "DEMO_FAILED",
+        `the first run wrote no checkpoint: ${firstEnd.stderr.trim().split("\n").pop() ?? ""}`,
+      );
     }
 
     let exit: JsonEvent | undefined;
-    const restored = startVkc(["restore", ...common, "--console", join(dir, "restored.txt"), image], (event) => {
-      if (event.event === "exit") exit = event;
-    });
+    const restored = startVkc(
+      ["restore", ...common, "--console", join(dir, "restored.txt"), image],
+      (event) => {
+        if (event.event === "exit") exit = event;
+      },
+    );
     const restoredEnd = await restored.done;
     if (exit === undefined) {
-      throw new CliError("DEMO_FAILED", `restore failed: ${restoredEnd.stderr.trim().split("\n").pop() ?? ""}`);
+      throw new CliError(
+        "DEMO_FAILED",
+        `restore failed: ${restoredEnd.stderr.trim().split("\n").pop() ?? ""}`,
+      );
     }
     const prefix = await referenceRun(name, args, cpus, seed, at);
     const restoredOutput = (await readFile(join(dir, "restored.txt"), "utf8")).replaceAll("\r\n", "\n");

@@ -101,7 +101,9 @@ export async function demo({ io }: { io: CliIO }): Promise<number> {
   const threadArgs = ["4", "40000"];
   const reference = await referenceRun("threads", threadArgs, 2, 3);
   const at = Math.floor(reference.instructions * 0.4);
-  say(`   uninterrupted: exit ${reference.status}, ${reference.instructions} instructions, state ${reference.digest.slice(0, 12)}`);
+  say(
+    `   uninterrupted: exit ${reference.status}, ${reference.instructions} instructions, state ${reference.digest.slice(0, 12)}`,
+  );
   for (const [label, store] of [
     ["file store", (dir: string) => `file:${dir}/store`],
     ["embedded S3 server", (dir: string) => `s3mock:${dir}/s3`],
@@ -112,7 +114,11 @@ export async function demo({ io }: { io: CliIO }): Promise<number> {
         `writer ${r.killed ? "killed with SIGKILL" : "had already exited"}; restored in a new process: ` +
         `exit ${r.restoredStatus}, state ${r.restoredDigest.slice(0, 12)}: ${r.matches ? "identical to the uninterrupted run" : "DIFFERENT"}`,
     );
-    if (!r.matches) throw new CliError("DEMO_FAILED", `the run restored from the ${label} differs from the uninterrupted run`);
+    if (!r.matches)
+      throw new CliError(
+        "DEMO_FAILED",
+        `the run restored from the ${label} differs from the uninterrupted run`,
+      );
   }
   shown.push(
     "a multithreaded program checkpointed, killed with SIGKILL, restored in a new OS process from a file store and from the embedded S3 server, finishing exactly as an uninterrupted run (output, exit status, machine state)",

@@ -11,9 +11,13 @@ const BIN = join(import.meta.dirname, "..", "bin.ts");
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 
 async function vkcJson(args: string[]): Promise<Record<string, unknown>[]> {
-  const { stdout } = await run(process.execPath, ["--import", TSX, "--conditions=@vkc/source", BIN, ...args], {
-    timeout: 120_000,
-  });
+  const { stdout } = await run(
+    process.execPath,
+    ["--import", TSX, "--conditions=@vkc/source", BIN, ...args],
+    {
+      timeout: 120_000,
+    },
+  );
   return stdout
     .split("\n")
     .filter((l) => l.startsWith("{"))
@@ -23,7 +27,19 @@ async function vkcJson(args: string[]): Promise<Record<string, unknown>[]> {
 // Determinism across OS processes: nothing of the host process (addresses, hash seeds, timing)
 // leaks into the guest's run.
 test("the same program, seed and input give the same final digest in two OS processes", async () => {
-  const args = ["run", "--json", "--cpus", "4", "--seed", "11", "--console", "/dev/null", guestProgramPath("threads"), "4", "3000"];
+  const args = [
+    "run",
+    "--json",
+    "--cpus",
+    "4",
+    "--seed",
+    "11",
+    "--console",
+    "/dev/null",
+    guestProgramPath("threads"),
+    "4",
+    "3000",
+  ];
   const [a, b] = await Promise.all([vkcJson(args), vkcJson(args)]);
   const exitA = a.find((e) => e.event === "exit");
   const exitB = b.find((e) => e.event === "exit");

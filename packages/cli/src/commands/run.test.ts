@@ -23,7 +23,12 @@ describe("vkc run", () => {
       const io = captureIO();
       const dir = mkdtempSync(join(tmpdir(), "vkc-run-"));
       const console = join(dir, "console.txt");
-      expect(await main(["run", "--json", "--cpus", "2", "--seed", "5", "--console", console, guest("threads")], io)).toBe(0);
+      expect(
+        await main(
+          ["run", "--json", "--cpus", "2", "--seed", "5", "--console", console, guest("threads")],
+          io,
+        ),
+      ).toBe(0);
       expect(readFileSync(console, "utf8")).toMatch(/threads: ok/);
       const event = JSON.parse(io.stdout().trim()) as Record<string, unknown>;
       expect(event).toMatchObject({ event: "exit", reason: "exited", status: 0 });
