@@ -74,6 +74,21 @@ describe("translated regions", () => {
     expect(existingDecodedPage(page).blockCount).toBe(1);
   });
 
+  it("are shared by source: the same code on another page (or in another machine) reuses the function", () => {
+    const codeOf = (hart: Hart, mem: TestMemory) => {
+      expect(hart.run(10_000)).toBe(Stop.Ebreak);
+      return existingDecodedPage(mem.pages.get(CODE_BASE >>> 12)?.bytes as Uint8Array).blocks[0];
+    };
+    const first = machine(nested, true);
+    const again = machine(nested, true);
+    const other = machine([A.addi(5, 0, 1), ...nested.slice(1)], true);
+    const f = codeOf(first.hart, first.mem);
+    expect(f).toBeTypeOf("function");
+    expect(codeOf(again.hart, again.mem)).toBe(f);
+    expect(codeOf(other.hart, other.mem)).not.toBe(f);
+    expect(again.hart.x[2]).toBe(first.hart.x[2]);
+  });
+
   it("stop exactly at any budget, mid-loop and mid-branch", () => {
     for (let slice = 1; slice <= 13; slice++) agree(nested, slice);
   });

@@ -369,10 +369,13 @@ type Factory = (...helpers: unknown[]) => BlockFn;
  * position-independent and gets registers, TLB and pc as arguments), so the same code compiled
  * again (another page with the same bytes, the same program in a new process or a new kernel,
  * a page whose regions were dropped) reuses the function, and with it the work V8 already put
- * into optimizing it. Cleared when it reaches MAX_CACHED_REGIONS.
+ * into optimizing it. Cleared when it holds MAX_CACHED_REGIONS functions or MAX_CACHED_SOURCE
+ * characters of source (a guest that generates code must not grow it without bound).
  */
 const regionCache = new Map<string, BlockFn>();
+let cachedSource = 0;
 export const MAX_CACHED_REGIONS = 4096;
+export const MAX_CACHED_SOURCE = 8_000_000;
 
 function buildRegion(source: string): BlockFn {
   let fn = regionCache.get(source);
@@ -389,8 +392,12 @@ function buildRegion(source: string): BlockFn {
     `"use strict";\nreturn function region(r, t, pc, budget) {\n${source}\n};`,
   ) as Factory;
   fn = factory(NO_DECODE, mulh, mulhsu, mulhu, div, divu, rem, remu);
-  if (regionCache.size >= MAX_CACHED_REGIONS) regionCache.clear();
+  if (regionCache.size >= MAX_CACHED_REGIONS || cachedSource + source.length > MAX_CACHED_SOURCE) {
+    regionCache.clear();
+    cachedSource = 0;
+  }
   regionCache.set(source, fn);
+  cachedSource += source.length;
   return fn;
 }
 
