@@ -205,3 +205,28 @@ it("answers every random request with success or an S3 XML error", async () => {
   const after = await signedRequest(fx, { path: key });
   expect(after.body).toBe("0123456789");
 });
+
+it("answers a request Node's HTTP parser refuses with an S3 XML error, not a bare 400", async () => {
+  const { connect } = await import("node:net");
+  const reply = await new Promise<string>((resolve, reject) => {
+    const socket = connect(fx.server.port, "127.0.0.1", () => {
+      // Raw (not percent-encoded) non-ASCII bytes in the request target.
+      socket.write(
+        Buffer.concat([
+          Buffer.from("GET /fuzz/"),
+          Buffer.from([0xff, 0x00, 0xfe]),
+          Buffer.from(" HTTP/1.1\r\nHost: x\r\n\r\n"),
+        ]),
+      );
+    });
+    let text = "";
+    socket.setEncoding("latin1");
+    socket.on("data", (d: string) => {
+      text += d;
+    });
+    socket.on("end", () => resolve(text));
+    socket.on("error", reject);
+  });
+  expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+  expect(errorCode(reply.slice(reply.indexOf("\r\n\r\n") + 4))).toBe("BadRequest");
+});

@@ -428,6 +428,24 @@ export async function createS3Server(options: S3ServerOptions): Promise<S3Server
   const server = createServer({ requestTimeout: 300_000, headersTimeout: 30_000 }, (req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
+  // A request Node's HTTP parser refuses (raw non-ASCII in the path, a malformed header line)
+  // never reaches `handle`: answer it as S3 would, with an XML error body, then close.
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    // As Node's own handler does: no second answer on a socket whose response is under way.
+    const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+    if (!socket.writable || err.code === "ECONNRESET" || inFlight?.headersSent === true) {
+      socket.destroy();
+      return;
+    }
+    const body = renderErrorXml(
+      new S3Fault("BadRequest", 400, "The request could not be parsed as HTTP."),
+      "",
+      "0000000000000000",
+    );
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err) =>
