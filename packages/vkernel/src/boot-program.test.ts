@@ -18,7 +18,9 @@ async function onHost(elf: Uint8Array, argv: string[]): Promise<{ out: string; s
 
 async function inVkernel(elf: Uint8Array, argv: string[], memoryBytes?: number) {
   let out = "";
-  const program = createVkernelSliceProgram(memoryBytes === undefined ? { elf, argv } : { elf, argv, memoryBytes });
+  const program = createVkernelSliceProgram(
+    memoryBytes === undefined ? { elf, argv } : { elf, argv, memoryBytes },
+  );
   const kernel = createKernel({
     console: { write: (b) => void (out += decoder.decode(b)) },
     natives: { "/boot/vkernel": program },

@@ -62,7 +62,12 @@ const WINDOW_LEN = GUEST_WINDOW_END - GUEST_WINDOW_START;
 type SliceState =
   | { phase: "start" }
   | { phase: "memimage" | "pcpu" }
-  | { phase: "created" | "windowed" | "setmap" | "running" | "writing"; root: number; pde: number; next: number };
+  | {
+      phase: "created" | "windowed" | "setmap" | "running" | "writing";
+      root: number;
+      pde: number;
+      next: number;
+    };
 
 const act = (syscall: number, ...args: number[]): NativeAction => ({ syscall, args });
 const panic = (): NativeAction => act(syscalls.SYS_exit_group, VKERNEL_PANIC_STATUS);
@@ -91,11 +96,27 @@ export function createVkernelSliceProgram(config: VkernelSliceConfig): NativePro
     switch (st.phase) {
       case "start":
         set({ phase: "memimage" });
-        return act(syscalls.SYS_mmap2, MEMIMG_BASE, memBytes, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        return act(
+          syscalls.SYS_mmap2,
+          MEMIMG_BASE,
+          memBytes,
+          RW,
+          MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED,
+          -1,
+          0,
+        );
       case "memimage":
         if (result >>> 0 !== MEMIMG_BASE) return panic();
         set({ phase: "pcpu" });
-        return act(syscalls.SYS_mmap2, PCPU_BASE, PCPU_BYTES, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        return act(
+          syscalls.SYS_mmap2,
+          PCPU_BASE,
+          PCPU_BYTES,
+          RW,
+          MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+          -1,
+          0,
+        );
       case "pcpu": {
         if (result >>> 0 !== PCPU_BASE) return panic();
         const alloc = new PhysAllocator(pages);
@@ -127,7 +148,14 @@ export function createVkernelSliceProgram(config: VkernelSliceConfig): NativePro
       case "windowed":
         if (result >>> 0 !== GUEST_WINDOW_START) return panic();
         set({ ...st, phase: "setmap" });
-        return act(syscalls.SYS_vmspace_mcontrol, SLICE_GUEST_ID, GUEST_WINDOW_START, WINDOW_LEN, MADV_SETMAP, st.pde);
+        return act(
+          syscalls.SYS_vmspace_mcontrol,
+          SLICE_GUEST_ID,
+          GUEST_WINDOW_START,
+          WINDOW_LEN,
+          MADV_SETMAP,
+          st.pde,
+        );
       case "setmap":
         if (result < 0) return panic();
         set({ ...st, phase: "running" });
@@ -169,7 +197,8 @@ export function createVkernelSliceProgram(config: VkernelSliceConfig): NativePro
   return { main: "boot", steps: { boot: step } };
 }
 
-const runGuest = (): NativeAction => act(syscalls.SYS_vmspace_ctl, SLICE_GUEST_ID, VMSPACE_CTL_RUN, FRAME_ADDR);
+const runGuest = (): NativeAction =>
+  act(syscalls.SYS_vmspace_ctl, SLICE_GUEST_ID, VMSPACE_CTL_RUN, FRAME_ADDR);
 
 /** Put `value` in the guest's a0, step past its ecall and re-enter it. */
 function completeSyscall(env: NativeEnv, value: number): NativeAction {
@@ -192,5 +221,6 @@ function frameWord(env: NativeEnv, offset: number): number {
 
 function writeFrame(env: NativeEnv, frame: { x: number[]; pc: number }): void {
   const bytes = encodeGuestFrame(frame, { cause: 0, value: 0, signo: 0, code: 0 });
-  if (env.vm.copyout(FRAME_ADDR, bytes) !== 0) throw new RangeError("vkernel: the pcpu frame page is not mapped");
+  if (env.vm.copyout(FRAME_ADDR, bytes) !== 0)
+    throw new RangeError("vkernel: the pcpu frame page is not mapped");
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { parseElf, PTE_R, PTE_V, PTE_W, PTE_X } from "@vkc/host-kernel";
+import { PTE_R, PTE_V, PTE_W, PTE_X, parseElf } from "@vkc/host-kernel";
 import { describe, expect, it } from "vitest";
 import { GuestLoadError } from "./errors.ts";
 import { loadGuest } from "./guest-loader.ts";
@@ -65,6 +65,8 @@ describe("loadGuest", () => {
 
   it("rejects bytes that are not an ELF with a GuestLoadError", () => {
     const mem = arrayPhysMemory(new Uint8Array(16 * 4096));
-    expect(() => loadGuest(mem, new PhysAllocator(16), { elf: new Uint8Array(10), argv: [] })).toThrow(GuestLoadError);
+    expect(() => loadGuest(mem, new PhysAllocator(16), { elf: new Uint8Array(10), argv: [] })).toThrow(
+      GuestLoadError,
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { buildInitialStack, parseElf, PROT_READ, PROT_WRITE } from "@vkc/host-kernel";
+import { buildInitialStack, PROT_READ, PROT_WRITE, parseElf } from "@vkc/host-kernel";
 import { GuestLoadError } from "./errors.ts";
 import { GUEST_STACK_PAGES, GUEST_STACK_TOP, PAGE_BYTES } from "./memimage-layout.ts";
 import type { PhysAllocator, PhysMemory } from "./phys-memory.ts";

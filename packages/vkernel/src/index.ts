@@ -1,4 +1,9 @@
-export { createVkernelSliceProgram, SLICE_GUEST_ID, VKERNEL_PANIC_STATUS, type VkernelSliceConfig } from "./boot-program.ts";
+export {
+  createVkernelSliceProgram,
+  SLICE_GUEST_ID,
+  VKERNEL_PANIC_STATUS,
+  type VkernelSliceConfig,
+} from "./boot-program.ts";
 export { GuestLoadError, PhysAccessError, PhysExhaustedError, VkernelError } from "./errors.ts";
 export { type GuestLoadRequest, type LoadedGuest, loadGuest } from "./guest-loader.ts";
 export * from "./memimage-layout.ts";

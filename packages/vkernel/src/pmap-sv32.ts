@@ -1,4 +1,4 @@
-import { PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, PROT_EXEC, PROT_READ, PROT_WRITE } from "@vkc/host-kernel";
+import { PROT_EXEC, PROT_READ, PROT_WRITE, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from "@vkc/host-kernel";
 import type { PhysAllocator, PhysMemory } from "./phys-memory.ts";
 
 const PTE_LEAF = PTE_R | PTE_W | PTE_X;
