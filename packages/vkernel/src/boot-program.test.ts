@@ -10,7 +10,13 @@ const decoder = new TextDecoder();
 
 async function onHost(elf: Uint8Array, argv: string[]): Promise<{ out: string; status: number | null }> {
   let out = "";
-  const kernel = createKernel({ console: { write: (b) => void (out += decoder.decode(b)) } });
+  const kernel = createKernel({
+    console: {
+      write: (b) => {
+        out += decoder.decode(b);
+      },
+    },
+  });
   kernel.spawn({ path: "/bin/guest", elf, argv });
   const r = await kernel.run({ maxInstructions: 50_000_000 });
   return { out, status: r.exitStatus };
@@ -22,7 +28,11 @@ async function inVkernel(elf: Uint8Array, argv: string[], memoryBytes?: number) 
     memoryBytes === undefined ? { elf, argv } : { elf, argv, memoryBytes },
   );
   const kernel = createKernel({
-    console: { write: (b) => void (out += decoder.decode(b)) },
+    console: {
+      write: (b) => {
+        out += decoder.decode(b);
+      },
+    },
     natives: { "/boot/vkernel": program },
   });
   kernel.spawn({ path: "/boot/vkernel", argv: ["vkernel"] });
