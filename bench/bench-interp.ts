@@ -44,10 +44,16 @@ export const interpreterBenchmark: Benchmark = {
     for (const w of WORKLOADS) {
       const path = join(BIN, `${w.elf}.elf`);
       const elf = readFileSync(path);
-      await vkcRun(elf, w.args); // warm-up: JIT the interpreter
-      const vkc = await vkcRun(elf, w.args);
+      // Best of three after a warm-up, on both sides: V8 compiles translated regions on the first
+      // runs, and this machine is shared, so the best run is the least disturbed one.
+      await vkcRun(elf, w.args);
+      let vkc = await vkcRun(elf, w.args);
+      for (let i = 0; i < 2; i++) {
+        const again = await vkcRun(elf, w.args);
+        if (again.ms < vkc.ms) vkc = again;
+      }
       qemuRun(path, w.args);
-      const qemuMs = qemuRun(path, w.args);
+      const qemuMs = Math.min(qemuRun(path, w.args), qemuRun(path, w.args), qemuRun(path, w.args));
       const mips = (ms: number) => vkc.instructions / (ms / 1000) / 1e6;
       rows.push({
         name: `interpreter: ${w.name}`,
