@@ -1,0 +1,15 @@
+import { createKernel, guestProgram } from "@vkc/host-kernel";
+const elf = guestProgram("memtouch");
+const k = createKernel({ files: { "/bin/m": elf } });
+const pid = k.spawn({ path: "/bin/m", argv: ["m", "4", "5", "4"] });
+await k.run({ stopAt: 600_000 });
+const p = k.procs.get(pid)!;
+for (const e of p.vm.entries) console.log(e.start.toString(16), e.end.toString(16), e.object.id, e.object.dirty.size, e.object.pages.size);
+for (const e of p.vm.entries) e.object.clearDirty();
+const vm = p.vm as any;
+const orig = vm.translate.bind(vm);
+let writes = 0;
+vm.translate = (va: number, acc: number) => { if (acc === 1) writes++; return orig(va, acc); };
+await k.run({ stopAt: 3_000_000 });
+console.log("write translations", writes);
+for (const e of p.vm.entries) console.log(e.start.toString(16), e.object.id, e.object.dirty.size, e.object.pages.size);
