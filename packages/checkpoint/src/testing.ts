@@ -7,6 +7,12 @@ export {
   testBlobStore,
 } from "./testing/blob-store-suite.ts";
 export {
+  extractReadmeExamples,
+  type PreparedReadmeExamples,
+  prepareReadmeExamples,
+  type ReadmeExample,
+} from "./testing/readme-examples.ts";
+export {
   allByteValues,
   bytesDifference,
   chunksOf,
