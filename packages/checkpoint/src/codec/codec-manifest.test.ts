@@ -213,6 +213,18 @@ describe("manifest codec", () => {
     }
   });
 
+  it("names the image in field errors when its id is known", () => {
+    const t = structuredClone(tree());
+    const lwps = (t.processes as Tree[])[0]!.lwps as Tree[];
+    lwps[1] = { ...lwps[1]!, tid: lwps[0]!.tid as number };
+    const id = Buffer.from(sha256(encodeCanonical(t))).toString("hex");
+    expectError(
+      () => decodeManifest(envelopeOf(t), { expectedId: id }),
+      InvalidImageError,
+      new RegExp(`^image ${id.slice(0, 12)}: manifest.processes\\[0\\].lwps\\[1\\].tid: duplicate tid`),
+    );
+  });
+
   it("refuses absurd counts and sizes before allocating", () => {
     // an array head declaring 2^40 items, then nothing
     const huge = new Uint8Array([0x9b, 0, 0, 1, 0, 0, 0, 0, 0]);

@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { CheckpointError } from "../errors.ts";
 import {
   IntegrityError,
   InvalidImageError,
@@ -123,13 +124,35 @@ export function decodeManifest(input: Uint8Array, options: DecodeManifestOptions
       throw new SignatureError(what, "signature does not match the key");
     }
   }
-  const manifest = manifestFromTree(decodeChecked(body, `${what} body`, limits), limits);
-  if (manifest.version.major !== version.major || manifest.version.minor !== version.minor) {
-    throw new InvalidImageError(`${what}.version`, "body and envelope versions differ");
-  }
-  checkManifest(manifest, limits);
+  const manifest = nameImageInErrors(options.expectedId, () => {
+    const m = manifestFromTree(decodeChecked(body, `${what} body`, limits), limits);
+    if (m.version.major !== version.major || m.version.minor !== version.minor) {
+      throw new InvalidImageError("manifest.version", "body and envelope versions differ");
+    }
+    checkManifest(m, limits);
+    return m;
+  });
   return {
     ...manifest,
     integrity: signature === undefined ? { digest: id } : { digest: id, signature },
   };
+}
+
+/**
+ * Field and cross-field errors name a path inside the manifest (`manifest.processes[0]...`);
+ * when the image's id is known, say which image it is too.
+ */
+function nameImageInErrors<T>(id: ImageId | undefined, decode: () => T): T {
+  try {
+    return decode();
+  } catch (error) {
+    if (
+      id !== undefined &&
+      CheckpointError.isInstance(error) &&
+      !error.message.startsWith(`manifest ${id.slice(0, 12)}`)
+    ) {
+      error.message = `image ${id.slice(0, 12)}: ${error.message}`;
+    }
+    throw error;
+  }
 }

@@ -341,6 +341,22 @@ describe("image store: integrity", () => {
     expect((await store.list())[0]!.damaged).toMatch(/missing/);
   });
 
+  it("verify of one image also names a damaged ancestor manifest", async () => {
+    const blobs = createMemoryStore();
+    const store = createImageStore(blobs);
+    const a = await store.writeImage(sampleDraft(), samplePages());
+    const b = await store.writeImage(
+      sampleDraft({ parent: a.id }),
+      samplePages(64, () => 2),
+    );
+    // The parent's manifest replaced by another valid manifest: its digest no longer matches its key.
+    await blobs.put(`manifests/${a.id}`, (await blobs.get(`manifests/${b.id}`))!);
+    const report = await createImageStore(blobs).verify(b.id); // a reader with no cached manifests
+    expect(report.ok).toBe(false);
+    const damaged = report.problems.find((p) => p.object === `manifests/${a.id}`);
+    expect(damaged?.images).toEqual([a.id]);
+  });
+
   it("refuses a pack header declaring an absurd length", async () => {
     const blobs = createMemoryStore();
     const store = createImageStore(blobs);

@@ -48,8 +48,11 @@ export async function verifyImages(store: ImageStoreCore, ref?: string): Promise
     else {
       try {
         parent = (await store.loadManifest(id, { verifySignature: false })).parent;
-      } catch {
-        parent = undefined; // reported when that image itself is verified
+      } catch (error) {
+        parent = undefined;
+        // An ancestor outside the images being verified is reported here; the others are
+        // reported when they are verified themselves.
+        if (!manifests.has(id) && !ids.includes(id)) report(manifestKey(id), message(error), [id]);
       }
     }
     parentCache.set(id, parent);
