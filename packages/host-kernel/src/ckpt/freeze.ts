@@ -16,6 +16,8 @@ import type {
 } from "@vkc/checkpoint";
 import { PAGE_SIZE } from "../cpu/cpu-types.ts";
 import { Hart } from "../cpu/hart.ts";
+import { TapFile } from "../dev/tap-file.ts";
+import { tapDescriptorImage } from "../dev/tap-image.ts";
 import { NullDevice, Tty } from "../dev/tty.ts";
 import type { OpenFile } from "../fs/file-types.ts";
 import { PipeReadOps, PipeWriteOps } from "../fs/pipe.ts";
@@ -362,6 +364,19 @@ function descriptors(proc: Process): { images: DescriptorImage[]; shares: CborVa
         flags: file.flags,
         mode: 0o644,
       });
+    } else if (ops instanceof TapFile) {
+      // The image keeps the interface (address, MTU, MAC, queued frames); the host-side config
+      // the model has no field for (up, bridge, queue bound, baudrate) rides in fdFiles' 5th item.
+      const saved = ops.snapshot();
+      images.push(tapDescriptorImage(fd, slot.cloexec, saved));
+      const { up, bridge, maxQueue, baudrate } = saved.config;
+      shares[shares.length - 1] = [
+        fd,
+        index,
+        file.flags >>> 0,
+        file.offset,
+        { up, bridge, maxQueue, baudrate },
+      ];
     } else if (ops instanceof NullDevice) {
       images.push({
         ...base,

@@ -1,9 +1,11 @@
 import { createHash } from "node:crypto";
-import type { CborMap, ImageStore, LwpImage, Manifest, ProcessImage } from "@vkc/checkpoint";
+import type { CborMap, CborValue, ImageStore, LwpImage, Manifest, ProcessImage } from "@vkc/checkpoint";
 import { CheckpointError } from "@vkc/checkpoint";
 import { PAGE_SIZE } from "../cpu/cpu-types.ts";
 import { Hart } from "../cpu/hart.ts";
 import type { InputEvent } from "../dev/input-script.ts";
+import type { TapConfig } from "../dev/tap.ts";
+import { tapSnapshotFromImage } from "../dev/tap-image.ts";
 import { FdTable, newOpenFile } from "../fs/fd-table.ts";
 import { type FileOps, O_CREAT, O_EXCL, O_TRUNC, type OpenFile } from "../fs/file-types.ts";
 import { Pipe, PipeReadOps, PipeWriteOps } from "../fs/pipe.ts";
@@ -92,7 +94,7 @@ async function readPlan(images: ImageStore, ref: string, options: ThawOptions): 
   } catch (cause) {
     throw new ThawReadError(ref, firstLine(cause), { cause });
   }
-  const plan = validate(id, manifest);
+  const plan = validate(id, manifest, options.network !== undefined);
   await checkExecutables(images, plan, options);
   try {
     for await (const page of images.readPages(id)) {
@@ -123,7 +125,7 @@ function firstLine(error: unknown): string {
 
 // ---- validation -----------------------------------------------------------------------------
 
-function validate(id: string, manifest: Manifest): Plan {
+function validate(id: string, manifest: Manifest, network: boolean): Plan {
   const bad = (problem: string): never => {
     throw new ThawInvalidImageError(id, problem);
   };
@@ -188,7 +190,10 @@ function validate(id: string, manifest: Manifest): Plan {
     for (const d of proc.descriptors) {
       if (fds.has(d.fd)) bad(`descriptor ${d.fd} appears twice`);
       fds.add(d.fd);
-      if (d.kind === "tap") bad(`descriptor ${d.fd} is a tap device, which a process thaw cannot reopen`);
+      if (d.kind === "tap" && !network)
+        bad(
+          `descriptor ${d.fd} is tap ${d.name}: thaw it into a kernel with a network (KernelOptions.network)`,
+        );
     }
     const shares = list(procExt, "fdFiles", "process.hostKernel");
     if (shares.length !== proc.descriptors.length)
@@ -333,15 +338,17 @@ function build(plan: Plan, options: ThawOptions): Kernel {
     const fds = new FdTable();
     // fd → [open file description index, its flags, its offset]
     const shares = new Map<number, [number, number, number]>();
+    const tapConfigs = new Map<number, Partial<Pick<TapConfig, "up" | "bridge" | "maxQueue" | "baudrate">>>();
     for (const s of list(px, "fdFiles", "process.hostKernel")) {
       if (
         !Array.isArray(s) ||
-        s.length !== 4 ||
-        !s.every((v) => typeof v === "number" && Number.isSafeInteger(v))
+        (s.length !== 4 && s.length !== 5) ||
+        !s.slice(0, 4).every((v) => typeof v === "number" && Number.isSafeInteger(v))
       )
-        throw new CborShapeError("fdFiles[]: expected [fd, file, flags, offset]");
+        throw new CborShapeError("fdFiles[]: expected [fd, file, flags, offset, tap config?]");
       const [fd, index, flags, offset] = s as [number, number, number, number];
       shares.set(fd, [index, flags, offset]);
+      if (s.length === 5) tapConfigs.set(fd, tapConfig(s[4] as CborValue, `fdFiles[${fd}]`));
     }
     const described = new Map<number, OpenFile>();
     const pipes = new Map<number, Pipe>();
@@ -370,6 +377,13 @@ function build(plan: Plan, options: ThawOptions): Kernel {
           if (typeof opened === "number")
             bad(`descriptor ${d.fd}: cannot reopen ${d.path} (errno ${-opened})`);
           ops = opened as FileOps;
+        } else if (d.kind === "tap" && kernel.taps !== null) {
+          try {
+            ops = kernel.taps.reopen(tapSnapshotFromImage(d, tapConfigs.get(d.fd) ?? {}), kernel);
+          } catch (error) {
+            bad(`descriptor ${d.fd}: cannot reopen tap ${d.name}: ${firstLine(error)}`);
+            throw error;
+          }
         } else {
           bad(`descriptor ${d.fd} is a ${d.kind}`);
           throw new Error("unreachable");
@@ -567,4 +581,18 @@ function inputEvents(kx: CborMap): InputEvent[] {
       },
     };
   });
+}
+
+/** The host-side tap config a freeze keeps beside a tap descriptor (see freeze.ts). */
+function tapConfig(
+  v: CborValue | undefined,
+  where: string,
+): Partial<Pick<TapConfig, "up" | "bridge" | "maxQueue" | "baudrate">> {
+  const m = map(v, where);
+  const out: Partial<Pick<TapConfig, "up" | "bridge" | "maxQueue" | "baudrate">> = {};
+  if (typeof m.up === "boolean") out.up = m.up;
+  if (typeof m.bridge === "string") out.bridge = m.bridge;
+  if (typeof m.maxQueue === "number") out.maxQueue = int(m, "maxQueue", where, 1, 65536);
+  if (typeof m.baudrate === "number") out.baudrate = int(m, "baudrate", where, 0);
+  return out;
 }
