@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
+import { captureIO as capture } from "./io-capture.ts";
 import { main } from "./main.ts";
-import { captureIO as capture } from "./test-io.ts";
 
 describe("vkc main", () => {
   test("--help lists commands and exits 0", async () => {

@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
+import { captureIO } from "../io-capture.ts";
 import { main } from "../main.ts";
-import { captureIO } from "../test-io.ts";
 
 async function script(shell: string): Promise<string> {
   const io = captureIO();

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { guestProgramPath } from "@vkc/host-kernel";
 import { CliError } from "../errors.ts";
+import { captureIO } from "../io-capture.ts";
 import { type CliIO, main } from "../main.ts";
-import { captureIO } from "../test-io.ts";
 import { referenceRun as runGuest } from "./demo-ckpt.ts";
 
 function lastLine(text: string, pattern: RegExp): string {

@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { captureIO } from "../io-capture.ts";
 import { main } from "../main.ts";
-import { captureIO } from "../test-io.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const GUEST = resolve(import.meta.dirname, "../../../host-kernel/guest/bin");

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { captureIO } from "../test-io.ts";
+import { captureIO } from "../io-capture.ts";
 import { progressEnabled, progressLine, withProgress } from "./images-progress.ts";
 
 const stats = (requests: number, bytesGot: number, bytesPut = 0) => ({

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type EmbeddedS3, startEmbeddedS3 } from "@vkc/backend-s3mock";
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vitest";
+import { captureIO } from "../io-capture.ts";
 import { main } from "../main.ts";
 import { writeSampleImages } from "../stores/__fixtures__/sample-images.ts";
-import { captureIO } from "../test-io.ts";
 
 async function vkc(...argv: string[]) {
   const io = captureIO();

@@ -3,10 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createImageStore } from "@vkc/checkpoint";
 import { afterEach, describe, expect, test, vi } from "vitest";
+import { captureIO } from "../io-capture.ts";
 import { main } from "../main.ts";
 import { draft, pages, type SampleImages, writeSampleImages } from "../stores/__fixtures__/sample-images.ts";
 import { openStore } from "../stores/store-registry.ts";
-import { captureIO } from "../test-io.ts";
 
 async function vkc(...argv: string[]) {
   const io = captureIO();

@@ -13,8 +13,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, test } from "vitest";
+import { captureIO } from "../io-capture.ts";
 import { main } from "../main.ts";
-import { captureIO } from "../test-io.ts";
 
 const root = resolve(import.meta.dirname, "../../../..");
 const guest = (name: string) => join(root, "packages/host-kernel/guest/bin", `${name}.elf`);

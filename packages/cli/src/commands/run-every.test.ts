@@ -4,8 +4,8 @@ import { join, resolve } from "node:path";
 import { createFileStore } from "@vkc/backend-file";
 import { createImageStore } from "@vkc/checkpoint";
 import { describe, expect, test } from "vitest";
+import { captureIO } from "../io-capture.ts";
 import { main } from "../main.ts";
-import { captureIO } from "../test-io.ts";
 
 const THREADS = resolve(import.meta.dirname, "../../../host-kernel/guest/bin/threads.elf");
 

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { createS3Store } from "@vkc/backend-s3mock";
 import { describe, expect, test } from "vitest";
+import { captureIO } from "../io-capture.ts";
 import { main } from "../main.ts";
-import { captureIO } from "../test-io.ts";
 import { s3mockServe } from "./s3mock-serve.ts";
 
 const root = join(import.meta.dirname, "..", "..", "..", "..");

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { captureIO } from "../test-io.ts";
+import { captureIO } from "../io-capture.ts";
 import { formatSeconds, progressEnabled, progressText, withMeter } from "./progress-meter.ts";
 
 describe("progress meter", () => {

@@ -1,5 +1,5 @@
+import { captureIO } from "../../src/io-capture.ts";
 import { main } from "../../src/main.ts";
-import { captureIO } from "../../src/test-io.ts";
 
 /** Runs `vkc ARGS` in this process; returns the status, stdout and stderr. */
 export async function vkc(args: readonly string[]): Promise<{ status: number; out: string; err: string }> {

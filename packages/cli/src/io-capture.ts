@@ -1,6 +1,6 @@
 import type { CliIO } from "./main.ts";
 
-/** A CliIO that records stdout and stderr, for tests. */
+/** A CliIO that records stdout and stderr: for tests, and for commands that run other commands (the demo). */
 export function captureIO(): CliIO & { stdout: () => string; stderr: () => string } {
   let out = "";
   let err = "";
