@@ -1,4 +1,5 @@
-import { createWriteStream, type WriteStream } from "node:fs";
+import { closeSync, openSync, writeSync } from "node:fs";
+import { CliError } from "./errors.ts";
 import type { CliIO } from "./main.ts";
 
 /** Where the guest's console goes: stdout, or a file (`--console FILE`). */
@@ -53,22 +54,37 @@ export function openConsole(
       },
     };
   }
-  const stream: WriteStream = createWriteStream(file);
-  let failure: Error | undefined;
-  stream.on("error", (e) => {
-    failure = e;
-  });
-  return {
-    write: (bytes) => {
-      stream.write(render(bytes));
-    },
-    close: () =>
-      new Promise((resolve, reject) => {
-        const rest = renderer?.flush();
-        if (rest?.length) stream.write(rest);
-        stream.end(() => (failure ? reject(failure) : resolve()));
-      }),
+  // Opened now, so a bad path is one clear line before the guest runs; written synchronously, so
+  // no write error can go unnoticed (console output is small next to a run).
+  const fd = openConsoleFile(file);
+  const writeAll = (bytes: Uint8Array) => {
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
   };
+  return {
+    write: (bytes) => writeAll(render(bytes)),
+    close: async () => {
+      const rest = renderer?.flush();
+      if (rest?.length) writeAll(rest);
+      closeSync(fd);
+    },
+  };
+}
+
+function openConsoleFile(file: string): number {
+  try {
+    return openSync(file, "w");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT"
+        ? "its directory does not exist"
+        : code === "EISDIR"
+          ? "it is a directory"
+          : code === "EACCES"
+            ? "permission denied"
+            : (code ?? String(error));
+    throw new CliError("CONSOLE_FILE", `cannot write console file ${file}: ${why}`, { cause: error });
+  }
 }
 
 /** `--json`: one JSON object per line on stdout for vkc's own events and results. */

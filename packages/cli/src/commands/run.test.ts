@@ -47,6 +47,11 @@ describe("vkc run", () => {
       [["run", join(dir, "missing.elf")], 1, /cannot read ELF file .*missing\.elf: no such file/],
       [["run", notElf], 1, /not an ELF file/],
       [["run", "--cpus", "99", notElf], 2, /--cpus must be a whole number from 1 to 64/],
+      [
+        ["run", "--console", join(dir, "no", "such", "dir", "out.txt"), guest("hello")],
+        1,
+        /cannot write console file .*out\.txt: its directory does not exist/,
+      ],
     ];
     for (const [argv, status, message] of cases) {
       const io = captureIO();
