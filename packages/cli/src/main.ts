@@ -96,36 +96,18 @@ Examples:
       setStatus(await demo({ io }));
     });
 
-  program
-    .command("run")
-    .description("run a static RV32IMA ELF program on a fresh host kernel")
-    .argument("<elf>", "the program (a static ELF32 RISC-V executable)")
-    .argument("[args...]", "arguments for the program (options after <elf> go to the program)")
-    .passThroughOptions()
-    .option("--cpus <n>", "simulated CPUs", intOption("--cpus", 1, 64), 1)
-    .option("--seed <n>", "scheduler seed", intOption("--seed", 0, 0xffffffff), 1)
-    .option("--console <file>", "write the guest console to FILE instead of stdout")
-    .option("--input <script>", "tty input at virtual times (lines: <time> <JSON string>)")
-    .option(
-      "--max-instructions <n>",
-      "stop after N instructions",
-      intOption("--max-instructions", 1, Number.MAX_SAFE_INTEGER),
-    )
-    .option("--json", "print vkc's events and results as JSON lines on stdout")
-    .option("--store <url>", "image store for checkpoints (default: VKC_STORE, else the data dir)")
-    .option("--checkpoint-at <n,...>", "checkpoint at these total virtual instruction counts", instantsOption)
-    .option("--exit-after-checkpoint", "stop after the first --checkpoint-at checkpoint")
-    .option(
-      "--checkpoint-every <period>",
-      "checkpoint every PERIOD: virtual time (5s, 500ms) or instructions (50M)",
-      checkpointEvery,
-    )
-    .option(
-      "--keep <n>",
-      "keep only this run's N newest images (remove older ones)",
-      intOption("--keep", 1, 1_000_000),
-    )
-    .option("--embed", "store the executable in the image too")
+  addRunOptions(
+    program
+      .command("run")
+      .description("run a static RV32IMA ELF program on a fresh host kernel")
+      .argument("<elf>", "the program (a static ELF32 RISC-V executable)")
+      .argument("[args...]", "arguments for the program (options after <elf> go to the program)")
+      .passThroughOptions()
+      .option("--cpus <n>", "simulated CPUs", intOption("--cpus", 1, 64), 1)
+      .option("--seed <n>", "scheduler seed", intOption("--seed", 0, 0xffffffff), 1)
+      .option("--input <script>", "tty input at virtual times (lines: <time> <JSON string>)"),
+    "the image",
+  )
     .addHelpText(
       "after",
       `
@@ -144,32 +126,14 @@ Examples:
       setStatus(await run(elf, args, opts, io));
     });
 
-  program
-    .command("restore")
-    .description("thaw a process image and run it to the end (exit status: the guest's)")
-    .argument("<image>", "image id, unique id prefix, or ref such as latest")
-    .option("--store <url>", "image store (default: VKC_STORE, else the data dir)")
-    .option("--cpus <n>", "simulated CPUs (default: the image's)", intOption("--cpus", 1, 64))
-    .option("--console <file>", "write the guest console to FILE instead of stdout")
-    .option(
-      "--max-instructions <n>",
-      "stop after N more instructions",
-      intOption("--max-instructions", 1, Number.MAX_SAFE_INTEGER),
-    )
-    .option("--checkpoint-at <n,...>", "checkpoint again at these instruction counts", instantsOption)
-    .option("--exit-after-checkpoint", "stop after the first --checkpoint-at checkpoint")
-    .option(
-      "--checkpoint-every <period>",
-      "checkpoint every PERIOD: virtual time (5s, 500ms) or instructions (50M)",
-      checkpointEvery,
-    )
-    .option(
-      "--keep <n>",
-      "keep only this run's N newest images (remove older ones)",
-      intOption("--keep", 1, 1_000_000),
-    )
-    .option("--embed", "store the executable in new images too")
-    .option("--json", "print vkc's events and results as JSON lines on stdout")
+  addRunOptions(
+    program
+      .command("restore")
+      .description("thaw a process image and run it to the end (exit status: the guest's)")
+      .argument("<image>", "image id, unique id prefix, or ref such as latest")
+      .option("--cpus <n>", "simulated CPUs (default: the image's)", intOption("--cpus", 1, 64)),
+    "new images",
+  )
     .addHelpText(
       "after",
       `
@@ -217,6 +181,32 @@ function helpCommand(argv: readonly string[]): string {
     path.push(sub.name());
   }
   return path.join(" ");
+}
+
+/** The options `vkc run` and `vkc restore` share: console, limits, JSON events, checkpoints. */
+function addRunOptions(command: Command, embedInto: string): Command {
+  return command
+    .option("--console <file>", "write the guest console to FILE instead of stdout")
+    .option(
+      "--max-instructions <n>",
+      "stop after N more instructions",
+      intOption("--max-instructions", 1, Number.MAX_SAFE_INTEGER),
+    )
+    .option("--json", "print vkc's events and results as JSON lines on stdout")
+    .option("--store <url>", "image store (default: VKC_STORE, else the data dir)")
+    .option("--checkpoint-at <n,...>", "checkpoint at these total virtual instruction counts", instantsOption)
+    .option("--exit-after-checkpoint", "stop after the first --checkpoint-at checkpoint")
+    .option(
+      "--checkpoint-every <period>",
+      "checkpoint every PERIOD: virtual time (5s, 500ms) or instructions (50M)",
+      checkpointEvery,
+    )
+    .option(
+      "--keep <n>",
+      "keep only this run's N newest images (remove older ones)",
+      intOption("--keep", 1, 1_000_000),
+    )
+    .option("--embed", `store the executable in ${embedInto} too`);
 }
 
 function reportError(error: unknown, io: CliIO, debug: boolean, argv: readonly string[] = []): number {

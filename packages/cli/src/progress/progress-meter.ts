@@ -1,3 +1,4 @@
+import { formatBytes } from "../commands/images-format.ts";
 import type { CliIO } from "../main.ts";
 
 /**
@@ -34,17 +35,6 @@ export interface MeterOptions {
 
 export function progressEnabled(stderr: ProgressTarget, env: NodeJS.ProcessEnv): boolean {
   return stderr.isTTY === true && (env.CI === undefined || env.CI === "" || env.CI === "false");
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
 export function formatSeconds(seconds: number): string {

@@ -14,7 +14,6 @@ import {
   decodeEthernet,
   decodeIcmpEcho,
   decodeIpv4,
-  decodeUdp,
   encodeArpFrame,
   encodeEthernet,
   encodeIcmpEcho,
@@ -26,6 +25,7 @@ import {
   IPPROTO_UDP,
   normalizeIpv4Address,
   type UdpFrame,
+  udpFrameOf,
 } from "./net-ipv4.ts";
 
 /** A datagram waiting for its destination's MAC. */
@@ -125,20 +125,10 @@ export class NetEndpoint {
         return undefined;
       }
       if (ip.protocol !== IPPROTO_UDP) return undefined;
-      const udp = decodeUdp(ip.payload, ip.src, ip.dst);
+      const udp = udpFrameOf(eth, ip);
       this.#learn(ip.src, eth.src, now);
       this.stats.udpReceived++;
-      return {
-        srcMac: eth.src,
-        dstMac: eth.dst,
-        srcIp: ip.src,
-        dstIp: ip.dst,
-        srcPort: udp.srcPort,
-        dstPort: udp.dstPort,
-        payload: udp.payload,
-        ttl: ip.ttl,
-        id: ip.id,
-      };
+      return udp;
     } catch {
       this.stats.malformed++;
       return undefined;

@@ -351,6 +351,11 @@ export function decodeUdpFrame(frame: Uint8Array): UdpFrame {
   const ip = decodeIpv4(eth.payload);
   if (ip.protocol !== IPPROTO_UDP)
     throw new NetDecodeError("UDP frame", `IP protocol ${ip.protocol} is not UDP`);
+  return udpFrameOf(eth, ip);
+}
+
+/** The UDP frame carried by an already decoded Ethernet frame and IPv4 packet (checksum verified). */
+export function udpFrameOf(eth: EthernetFrame, ip: DecodedIpv4): UdpFrame {
   const udp = decodeUdp(ip.payload, ip.src, ip.dst);
   return {
     srcMac: eth.src,
