@@ -10,9 +10,13 @@ export interface BenchRow {
   unit: string;
   /** The baseline's figure in the same unit, and what it is. */
   baseline?: { name: string; value: number };
-  /** value / baseline (or baseline / value for times: higher is always better), and the target. */
+  /**
+   * The ratio to the baseline and its target: `min` when higher is better (throughput, or
+   * baseline / value for times), `max` when lower is better (a fraction of a baseline's time,
+   * memory, requests).
+   */
   ratio?: number;
-  target?: { min: number; description: string };
+  target?: { min?: number; max?: number; description: string };
   note?: string;
 }
 
@@ -41,8 +45,8 @@ export function formatTable(rows: readonly BenchRow[]): string {
     `${fmt(r.value)} ${r.unit}`,
     r.baseline ? `${fmt(r.baseline.value)} ${r.unit} (${r.baseline.name})` : "",
     r.ratio === undefined ? "" : `${r.ratio.toFixed(3)}x`,
-    r.target ? `>= ${r.target.min}x` : "",
-    r.target && r.ratio !== undefined ? (r.ratio >= r.target.min ? "met" : "NOT MET") : (r.note ?? ""),
+    targetText(r),
+    verdict(r),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) =>
@@ -51,6 +55,20 @@ export function formatTable(rows: readonly BenchRow[]): string {
       .join("  ")
       .trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
+}
+
+function targetText(r: BenchRow): string {
+  if (r.target?.min !== undefined) return `>= ${r.target.min}x`;
+  if (r.target?.max !== undefined) return `<= ${r.target.max}x`;
+  return "";
+}
+
+/** "met" / "NOT MET" (and the note, if any), or only the note for a row without a target. */
+function verdict(r: BenchRow): string {
+  const t = r.target;
+  if (t === undefined || r.ratio === undefined) return r.note ?? "";
+  const met = (t.min === undefined || r.ratio >= t.min) && (t.max === undefined || r.ratio <= t.max);
+  return `${met ? "met" : "NOT MET"}${r.note === undefined ? "" : `; ${r.note}`}`;
 }
 
 function fmt(n: number): string {

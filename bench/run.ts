@@ -8,11 +8,17 @@ import { join } from "node:path";
 import { interpreterBenchmark } from "./bench-interp.ts";
 import { interpreterMicroBenchmark } from "./bench-interp-micro.ts";
 import { storeBenchmark } from "./bench-store.ts";
+import { vkernelBenchmark } from "./bench-vkernel.ts";
 import { type Benchmark, type BenchRow, formatTable } from "./harness.ts";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
-const benchmarks: Benchmark[] = [interpreterBenchmark, interpreterMicroBenchmark, storeBenchmark];
+const benchmarks: Benchmark[] = [
+  interpreterBenchmark,
+  interpreterMicroBenchmark,
+  storeBenchmark,
+  vkernelBenchmark,
+];
 
 const filter = process.argv[2];
 const rows: BenchRow[] = [];

@@ -1,3 +1,4 @@
+export { decodeChecked, type EncodableValue, encodeCanonical, toCborValue } from "./codec/codec-canonical.ts";
 export { type CodecLimits, DEFAULT_LIMITS } from "./codec/codec-limits.ts";
 export {
   type DecodeManifestOptions,
@@ -40,6 +41,8 @@ export type {
   DescriptorImage,
   FileDescriptorImage,
   PipeDescriptorImage,
+  SocketDatagramImage,
+  SocketDescriptorImage,
   TapDescriptorImage,
   TermiosImage,
   TtyDescriptorImage,

@@ -1,4 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { memoryOption, tapOption, udpBridgeOption } from "./commands/boot-options.ts";
 import { registerImageCommands } from "./commands/register-images.ts";
 import type { CheckpointEvery } from "./commands/run.ts";
 import type { TerminalStreams } from "./console/console-terminal.ts";
@@ -79,6 +80,7 @@ function buildProgram(io: CliIO, setStatus: (code: number) => void): Command {
 Examples:
   $ vkc demo                          the tour: checkpoint, kill, restore, compare
   $ vkc run hello.elf world           run a RISC-V program
+  $ vkc boot --vcpus 2 -- threads.elf boot a vkernel running a program
   $ vkc --version`,
     );
 
@@ -124,6 +126,57 @@ Examples:
     .action(async (elf: string, args: string[], opts: import("./commands/run.ts").RunOptions) => {
       const { run } = await import("./commands/run.ts");
       setStatus(await run(elf, args, opts, io));
+    });
+
+  addRunOptions(
+    program
+      .command("boot")
+      .description("boot a vkernel running RISC-V programs as its virtual processes")
+      .usage("[options] -- <elf> [args...] [-- <elf> [args...]]...")
+      .argument("<elf>", "the first guest (a static ELF32 RISC-V executable)")
+      .argument("[args...]", "its arguments; '--' starts the next guest")
+      .passThroughOptions()
+      .option("--vcpus <n>", "virtual CPUs of the vkernel", intOption("--vcpus", 1, 64), 1)
+      .addOption(
+        new Option("--memory <size>", "memimage size: 64M, 512M, 1G or bytes (page multiple)")
+          .argParser(memoryOption)
+          .default(64 * 1024 * 1024, "64M"),
+      )
+      .option(
+        "--tap <name[:addr]>",
+        "a host tap for a vke, repeatable (tap0:10.0.0.2/24); all join bridge br0",
+        tapOption,
+      )
+      .option(
+        "--udp-bridge <host:port>",
+        "forward real UDP datagrams on HOST:PORT to the first tap's address",
+        udpBridgeOption,
+      )
+      .option("--cpus <n>", "simulated host CPUs (default: --vcpus)", intOption("--cpus", 1, 64))
+      .option("--seed <n>", "scheduler seed", intOption("--seed", 0, 0xffffffff), 1),
+    "the image",
+  )
+    .addHelpText(
+      "after",
+      `
+--checkpoint-at counts host instructions; each checkpoint is taken by the vkernel itself
+(SIGCKPT, or SIGCKPTEXIT with --exit-after-checkpoint), which saves its virtual processes,
+devices and kernel state before the host freezes it. 'vkc restore' thaws the image.
+
+Examples:
+  $ vkc boot -- packages/host-kernel/guest/bin/hello.elf world
+  $ vkc boot --vcpus 2 -- packages/host-kernel/guest/bin/threads.elf 4 2000
+  $ vkc boot --vcpus 2 --memory 512M --checkpoint-at 2000000 --exit-after-checkpoint \\
+      -- packages/host-kernel/guest/bin/threads.elf 4 20000
+  $ vkc boot --tap tap0:10.0.0.2/24 --udp-bridge 127.0.0.1:7000 \\
+      -- packages/host-kernel/guest/bin/udpecho.elf 7000`,
+    )
+    .action(async (elf: string, args: string[], opts: import("./commands/boot.ts").BootOptions) => {
+      const [{ boot }, { splitGuests }] = await Promise.all([
+        import("./commands/boot.ts"),
+        import("./commands/boot-options.ts"),
+      ]);
+      setStatus(await boot(splitGuests(elf, args), opts, io));
     });
 
   addRunOptions(
@@ -183,7 +236,7 @@ function helpCommand(argv: readonly string[]): string {
   return path.join(" ");
 }
 
-/** The options `vkc run` and `vkc restore` share: console, limits, JSON events, checkpoints. */
+/** The options `vkc run`, `vkc boot` and `vkc restore` share: console, limits, JSON events, checkpoints. */
 function addRunOptions(command: Command, embedInto: string): Command {
   return command
     .option("--console <file>", "write the guest console to FILE instead of stdout")

@@ -13,6 +13,9 @@ export const GUEST_PROGRAMS = [
   "ckptself",
   "sigckpt",
   "rtcheck",
+  "udpecho",
+  "udpping",
+  "forkdemo",
 ] as const;
 
 export type GuestProgram = (typeof GUEST_PROGRAMS)[number];

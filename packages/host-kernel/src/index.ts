@@ -3,6 +3,7 @@
 // freeze/thaw (src/ckpt) and sys_checkpoint
 export {
   FreezeError,
+  RebuildError,
   ThawExecutableMismatchError,
   ThawExecutableMissingError,
   ThawInvalidImageError,
@@ -17,7 +18,14 @@ export {
   CKPT_FREEZE,
   CKPT_THAW,
 } from "./ckpt/ckpt-types.ts";
+export {
+  type DescribeOptions,
+  describeKernel,
+  KERNEL_DESCRIPTION_VERSION,
+  pageBytes,
+} from "./ckpt/describe.ts";
 export { type FreezeOptions, type FrozenProcess, freezeProcess, type SavedPages } from "./ckpt/freeze.ts";
+export { type AdoptPage, adoptPageBytes, type RebuildOptions, rebuildKernel } from "./ckpt/rebuild.ts";
 export { type Thawed, type ThawOptions, thawProcess } from "./ckpt/thaw.ts";
 // the machine (src/cpu) and the ELF loader (src/exec)
 export * from "./cpu/cpu-types.ts";
@@ -120,12 +128,49 @@ export { NativeHart } from "./native/native-hart.ts";
 export type {
   NativeAction,
   NativeEnv,
+  NativeEnvBase,
   NativeProgram,
   NativeState,
   NativeStep,
   NativeThreadContext,
 } from "./native/native-types.ts";
 export { NATIVE_HANDLER_BASE, NATIVE_STEP_COST, type NativeSignalFrame } from "./native/native-types.ts";
+// sockets and network interfaces (src/net; NETWORK.md "Sockets")
+export { flushBridges } from "./net/net-attach.ts";
+export {
+  type DeliverResult,
+  EPHEMERAL_FIRST,
+  EPHEMERAL_LAST,
+  NetStack,
+  UDP_MAX_PAYLOAD,
+} from "./net/net-stack.ts";
+export { IFF_UP, NETIF_STATS_KEYS, type Netif, NetifState, type NetifStats } from "./net/netif.ts";
+export { BridgeNetif, type BridgeNetifOptions, defaultNetifMac } from "./net/netif-bridge.ts";
+export {
+  AF_INET,
+  decodeSockaddrIn,
+  encodeSockaddrIn,
+  SOCKADDR_IN_SIZE,
+  type SockaddrIn,
+} from "./net/sockaddr.ts";
+export {
+  isUdpSocket,
+  SOCKET_MAX_QUEUE,
+  SOCKET_MAX_QUEUE_BYTES,
+  type SocketDatagram,
+  UdpSocket,
+  UNBOUND_CHANNEL,
+} from "./net/socket.ts";
+export { NetImageError } from "./net/socket-errors.ts";
+export {
+  netifImage,
+  netStackImage,
+  rebuildNetif,
+  rebuildNetStack,
+  rebuildSocket,
+  socketDescriptorImage,
+  socketImage,
+} from "./net/socket-image.ts";
 export type { LwpHart } from "./proc/proc-hart.ts";
 export { Prng } from "./proc/proc-prng.ts";
 export { type Cpu, Scheduler } from "./proc/proc-sched.ts";
@@ -141,6 +186,32 @@ export { type CheckpointSignalAction, onCheckpointSignal } from "./signal/signal
 export * as signals from "./signal/signal-numbers.ts";
 export * as errno from "./syscall/errno.ts";
 export { sys_checkpoint } from "./syscall/sys-ckpt.ts";
+// fork and wait (KERNEL.md "Fork and wait")
+export {
+  CLD_EXITED,
+  CLD_KILLED,
+  forkProcess,
+  P_ALL,
+  P_PGID,
+  P_PID,
+  sys_clone,
+  sys_waitid,
+  WEXITED,
+  WNOHANG,
+  WNOWAIT,
+  waitChannel,
+} from "./syscall/sys-fork.ts";
+export {
+  encodeVkNetif,
+  sys_bind,
+  sys_getsockname,
+  sys_netif_get,
+  sys_netif_set,
+  sys_recvfrom,
+  sys_sendto,
+  sys_socket,
+  VK_NETIF_SIZE,
+} from "./syscall/sys-net.ts";
 // guest vmspaces (vmspace_* 510-515, the host side of the vkernel)
 export {
   sys_vmspace_create,
@@ -158,7 +229,7 @@ export {
   type SyscallHandler,
   type SyscallResult,
 } from "./syscall/syscall-types.ts";
-export { VmObject, ZERO_PAGE } from "./vm/vm-object.ts";
+export { VmObject, type VmPageBackend, ZERO_PAGE } from "./vm/vm-object.ts";
 export {
   type MapRequest,
   PTE_A,
@@ -191,11 +262,15 @@ export {
 export {
   decodeGuestFrame,
   encodeGuestFrame,
+  FRAME_BUDGET,
   FRAME_CAUSE,
   FRAME_CODE,
+  FRAME_FLAGS,
   FRAME_PC,
+  FRAME_RETIRED,
   FRAME_SIGNO,
   FRAME_VALUE,
   GUEST_FRAME_SIZE,
   type GuestTrap,
+  VMFRAME_SAME_CONTEXT,
 } from "./vm/vmspace-guest-frame.ts";

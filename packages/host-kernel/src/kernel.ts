@@ -20,6 +20,10 @@ import { computeDigest } from "./kernel-digest.ts";
 import { buildStack, type LoadedElf, loadElfImage } from "./kernel-exec.ts";
 import { NativeHart } from "./native/native-hart.ts";
 import type { NativeProgram, NativeState } from "./native/native-types.ts";
+import { attachNetifs, flushBridges } from "./net/net-attach.ts";
+import { NetStack } from "./net/net-stack.ts";
+import type { Netif } from "./net/netif.ts";
+import type { BridgeNetifOptions } from "./net/netif-bridge.ts";
 import type { LwpHart } from "./proc/proc-hart.ts";
 import { Scheduler } from "./proc/proc-sched.ts";
 import { Lwp, Process, type SigInfo } from "./proc/proc-types.ts";
@@ -41,6 +45,7 @@ import {
 } from "./signal/signal-numbers.ts";
 import { forceSignal, postToLwp, postToProcess, signalIgnored } from "./signal/signal-post.ts";
 import { ENOSYS, ETIMEDOUT } from "./syscall/errno.ts";
+import { CLD_EXITED, CLD_KILLED, noChildWait, waitChannel } from "./syscall/sys-fork.ts";
 import { syscallTable } from "./syscall/syscall-table.ts";
 import { JUSTRETURN, type SyscallResult } from "./syscall/syscall-types.ts";
 import { VmObject } from "./vm/vm-object.ts";
@@ -87,8 +92,16 @@ export interface KernelOptions {
   /**
    * Network: the bridges tap devices plug into. The kernel mounts `/dev/tap0..N-1` and `/dev/tap`
    * (clone) for them, delivers frames at round boundaries, and skips idle time to the next frame.
+   * `interfaces`: the kernel's own network interfaces (for guest sockets), each a port on one of
+   * these bridges (NETWORK.md "Sockets").
    */
-  network?: { bridges: BridgeRegistry; taps?: number };
+  network?: { bridges: BridgeRegistry; taps?: number; interfaces?: readonly BridgeNetifOptions[] };
+  /**
+   * More network interfaces for guest sockets, with their own drivers (a vkernel's vke): each
+   * calls `kernel.netifReceive(index, frame)` with what it receives. Indexes follow
+   * `network.interfaces`.
+   */
+  netifs?: readonly Netif[];
   /** CLOCK_REALTIME at virtual time 0, in seconds since 1970 (default 2011-07-15T00:00:00Z). */
   realtimeEpoch?: number;
   /** The console's initial window size (default 24 x 80); a host terminal's, for example. */
@@ -192,6 +205,8 @@ export class Kernel implements DeviceHost {
   /** The network (see KernelOptions.network); null without one. */
   readonly bridges: BridgeRegistry | null = null;
   readonly taps: TapDevices | null = null;
+  /** The IPv4/UDP stack: interfaces and bound sockets (src/net). */
+  readonly net: NetStack;
   /** The configured checkpoint target (null: FREEZE writes nothing and returns 0). */
   checkpointTarget: CheckpointTarget | null;
   /** Checkpoints to take between slices (src/ckpt/ckpt-service.ts). */
@@ -234,6 +249,8 @@ export class Kernel implements DeviceHost {
       for (const [path, node] of this.taps.devNodes(options.network.taps))
         this.vfs.registerDevice(path, node);
     }
+    this.net = new NetStack(this);
+    attachNetifs(this.net, this, this.bridges, options.network?.interfaces ?? [], options.netifs ?? []);
     const files = options.files ?? {};
     const entries = files instanceof Map ? [...files.entries()] : Object.entries(files);
     for (const [path, bytes] of entries) this.vfs.writeFile(path, bytes as Uint8Array, true);
@@ -280,6 +297,11 @@ export class Kernel implements DeviceHost {
   signalProcess(pid: number, sig: number): void {
     const p = this.procs.get(pid);
     if (p !== undefined) this.postSignal(p, sig, kernelInfo(sig));
+  }
+
+  /** A frame received by interface `index` (call between slices, never from inside one). */
+  netifReceive(index: number, frame: Uint8Array): void {
+    this.net.receive(index, frame);
   }
 
   // ---- signals (the kernel side of src/signal) -------------------------------------------------
@@ -404,16 +426,61 @@ export class Kernel implements DeviceHost {
     }
   }
 
-  /** End a whole process with a shell-style status (code, or 128+signal). */
-  exitProcess(proc: Process, status: number): void {
+  /**
+   * End a whole process with a shell-style status (code, or 128+signal; `signal` is the killing
+   * signal, 0 for an exit). It becomes a zombie keeping its status (and memory) until its parent
+   * reaps it (waitid); its children go to init, or are auto-reaped when there is no live init; the
+   * parent's waiters wake first, then it gets SIGCHLD (so a waitid that a SIGCHLD handler
+   * interrupts restarts and finds the zombie, as on Linux).
+   */
+  exitProcess(proc: Process, status: number, signal = 0): void {
     if (proc.state === "zombie") return;
     for (const l of proc.lwps) this.reapLwp(l);
     proc.state = "zombie";
     proc.stopped = false;
     proc.exitStatus = status;
+    proc.exitSignal = signal;
     proc.fds.closeAll();
+    this.reparentChildren(proc);
+    if (proc.autoReap) {
+      this.reapProcess(proc);
+      return;
+    }
+    // No live parent (a spawned process, ppid 0, or a thawed one whose parent is elsewhere):
+    // it stays a zombie, so `run()` reports its status.
     const parent = this.procs.get(proc.ppid);
-    if (parent !== undefined) this.postSignal(parent, SIGCHLD, kernelInfo(SIGCHLD));
+    if (parent === undefined || parent.state !== "alive") return;
+    // POSIX: a parent ignoring SIGCHLD (SIG_IGN or SA_NOCLDWAIT) leaves no zombies.
+    if (noChildWait(parent)) this.reapProcess(proc);
+    this.wakeup(waitChannel(parent.pid));
+    const code = signal === 0 ? CLD_EXITED : CLD_KILLED;
+    const info = { signo: SIGCHLD, code, addr: 0, pid: proc.pid, uid: proc.cred.uid, status: signal || status };
+    this.postSignal(parent, SIGCHLD, info);
+  }
+
+  /** Children of an exiting process go to init (alive, not `proc`), else become auto-reaped. */
+  private reparentChildren(proc: Process): void {
+    const init = this.procs.get(this.initPid);
+    const adopter = init !== undefined && init !== proc && init.state === "alive" ? init : null;
+    for (const child of [...this.procs.values()]) {
+      if (child.ppid !== proc.pid || child === proc) continue;
+      if (adopter !== null) {
+        child.ppid = adopter.pid;
+        if (child.state === "zombie") this.wakeup(waitChannel(adopter.pid));
+      } else {
+        child.ppid = 0;
+        child.autoReap = true;
+        if (child.state === "zombie") this.reapProcess(child);
+      }
+    }
+  }
+
+  /** Remove a zombie for good (waitid, or an orphan nobody can reap): its LWPs, memory, pid. */
+  reapProcess(proc: Process): void {
+    if (proc.state !== "zombie") return;
+    for (const l of proc.lwps) this.lwps.delete(l.tid);
+    proc.vm.destroy();
+    this.procs.delete(proc.pid);
   }
 
   /** The umtx wait channel of a user address: the backing object and offset (so shared memory works). */
@@ -610,6 +677,7 @@ export class Kernel implements DeviceHost {
         ]);
         this.inputWaiter = null;
       } else if (outcome !== null) {
+        if (outcome === "exited") flushBridges(this.bridges, this.now());
         return this.result(outcome);
       } else {
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -625,6 +693,7 @@ export class Kernel implements DeviceHost {
       const outcome = this.step(limit, stopAt);
       if (this.checkpointRequests.length > 0) failCheckpoints(this);
       if (outcome === "wait-input") return this.result("deadlock");
+      if (outcome === "exited") flushBridges(this.bridges, this.now());
       if (outcome !== null) return this.result(outcome);
     }
   }
@@ -652,8 +721,9 @@ export class Kernel implements DeviceHost {
     return out;
   }
 
+  /** A live process keeps the run going, unless it is an orphan that outlived init. */
   private liveProcesses(): boolean {
-    for (const p of this.procs.values()) if (p.state === "alive") return true;
+    for (const p of this.procs.values()) if (p.state === "alive" && !p.autoReap) return true;
     return false;
   }
 

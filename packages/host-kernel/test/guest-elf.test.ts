@@ -103,6 +103,7 @@ describe("committed guest ELFs", () => {
     expect(elfNames).toEqual(
       [
         "ckptself",
+        "forkdemo",
         "hello",
         "memtouch",
         "pipes",
@@ -112,6 +113,8 @@ describe("committed guest ELFs", () => {
         "sigdemo",
         "threads",
         "ttyraw",
+        "udpecho",
+        "udpping",
       ].map((n) => `${n}.elf`),
     );
   });

@@ -79,7 +79,15 @@ describe("guest programs under qemu-riscv32", () => {
 
   it("has qemu cases for every Linux-only program", () => {
     const programs = new Set(casesUnder("qemu").map((c) => c.program));
-    expect([...programs].sort()).toEqual(["hello", "memtouch", "pipes", "primes", "rtcheck", "sigdemo"]);
+    expect([...programs].sort()).toEqual([
+      "forkdemo",
+      "hello",
+      "memtouch",
+      "pipes",
+      "primes",
+      "rtcheck",
+      "sigdemo",
+    ]);
   });
 
   for (const c of casesUnder("qemu")) {

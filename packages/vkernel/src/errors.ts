@@ -39,3 +39,17 @@ export class GuestLoadError extends VkernelError {
     super("GUEST_LOAD", `guest ${what}: ${problem}`, options);
   }
 }
+
+/** A VkernelConfig field is out of range. */
+export class VkernelConfigError extends VkernelError {
+  constructor(field: string, problem: string) {
+    super("VKERNEL_CONFIG", `vkernel config ${field}: ${problem}`);
+  }
+}
+
+/** The state region does not hold a valid kernel state (bad header, checksum or payload). */
+export class VkernelStateError extends VkernelError {
+  constructor(problem: string, options?: { cause?: unknown }) {
+    super("VKERNEL_STATE", `vkernel state region: ${problem}`, options);
+  }
+}

@@ -4,8 +4,27 @@ export {
   VKERNEL_PANIC_STATUS,
   type VkernelSliceConfig,
 } from "./boot-program.ts";
-export { GuestLoadError, PhysAccessError, PhysExhaustedError, VkernelError } from "./errors.ts";
+export {
+  GuestLoadError,
+  PhysAccessError,
+  PhysExhaustedError,
+  VkernelConfigError,
+  VkernelError,
+  VkernelStateError,
+} from "./errors.ts";
 export { type GuestLoadRequest, type LoadedGuest, loadGuest } from "./guest-loader.ts";
 export * from "./memimage-layout.ts";
 export { arrayPhysMemory, PhysAllocator, type PhysMemory, vmPhysMemory } from "./phys-memory.ts";
+export { Memimage } from "./platform/memimage.ts";
+export { VkHart } from "./platform/vk-hart.ts";
+export { VkPmap } from "./platform/vk-pmap.ts";
 export { copyinGuest, copyoutGuestKernel, pteFlags, Sv32Pmap } from "./pmap-sv32.ts";
+export {
+  MAX_MEMORY_BYTES,
+  VKERNEL_PATH,
+  type VkernelConfig,
+  type VkernelGuest,
+  type VkernelTap,
+  validateConfig,
+} from "./vkernel-config.ts";
+export { createVkernelProgram } from "./vkernel-program.ts";

@@ -171,6 +171,25 @@ const descriptorArb = (fd: number): fc.Arbitrary<DescriptorImage> =>
         queued: fc.array(bytes, { maxLength: 3 }),
       })
       .map((r) => ({ fd, kind: "tap" as const, ...r })),
+    fc
+      .record({
+        cloexec: fc.boolean(),
+        domain: fc.constant(2),
+        type: fc.constant(2),
+        address: fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        port: fc.integer({ min: 0, max: 65535 }),
+        nonblocking: fc.boolean(),
+        queued: fc.array(
+          fc.record({
+            address: fc.uint8Array({ minLength: 4, maxLength: 4 }),
+            port: fc.integer({ min: 0, max: 65535 }),
+            payload: bytes,
+          }),
+          { maxLength: 3 },
+        ),
+        dropped: optional(u53),
+      })
+      .map((r) => strip({ fd, kind: "socket" as const, ...r })),
   );
 
 /** A page map over `size` pages. */

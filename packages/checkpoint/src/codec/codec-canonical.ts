@@ -46,6 +46,14 @@ function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
+function isSmallUintArray(values: readonly EncodableValue[]): boolean {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== "number" || !(v >= 0 && v <= 0xffffffff) || Math.floor(v) !== v) return false;
+  }
+  return true;
+}
+
 function prepare(value: EncodableValue, path: string, depth: number): Prepared {
   if (depth > MAX_ENCODE_DEPTH)
     throw new InvalidArgumentError(path, `nesting deeper than ${MAX_ENCODE_DEPTH}`);
@@ -58,6 +66,9 @@ function prepare(value: EncodableValue, path: string, depth: number): Prepared {
   }
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   if (Array.isArray(value)) {
+    // Fast path for the long arrays of an image (page indexes, registers): small unsigned
+    // integers are already what cbor-x writes canonically, so they need no per-element work.
+    if (isSmallUintArray(value)) return value as number[];
     return value.map((v, i) => {
       if (v === undefined) throw new InvalidImageError(`${path}[${i}]`, "undefined in an array");
       return prepare(v, `${path}[${i}]`, depth + 1);

@@ -111,6 +111,9 @@ export function checkManifest(m: Manifest, limits: CodecLimits): void {
       if (d.kind === "tap" && (d.address.length !== 4 || d.mac.length !== 6)) {
         fail(dp, "tap address must be 4 bytes and mac 6 bytes");
       }
+      if (d.kind === "socket" && (d.address.length !== 4 || d.queued.some((q) => q.address.length !== 4))) {
+        fail(dp, "socket addresses must be 4 bytes");
+      }
     });
     const vm = proc.vmspace;
     if (vm.brk.start > vm.brk.end)

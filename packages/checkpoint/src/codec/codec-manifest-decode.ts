@@ -1,6 +1,8 @@
 import type {
   DescriptorImage,
   PipeDescriptorImage,
+  SocketDatagramImage,
+  SocketDescriptorImage,
   TapDescriptorImage,
   TermiosImage,
 } from "../model/model-descriptor.ts";
@@ -253,7 +255,7 @@ function descriptor(v: unknown, p: string, limits: CodecLimits): DescriptorImage
     return n;
   });
   const cloexec = req(m, "cloexec", p, bool);
-  const kind = req(m, "kind", p, (x, xp) => oneOf(x, xp, ["file", "pipe", "tty", "tap"] as const));
+  const kind = req(m, "kind", p, (x, xp) => oneOf(x, xp, ["file", "pipe", "tty", "tap", "socket"] as const));
   switch (kind) {
     case "file":
       return {
@@ -288,7 +290,29 @@ function descriptor(v: unknown, p: string, limits: CodecLimits): DescriptorImage
         mac: req(m, "mac", p, (x, xp) => bytes(x, xp, 6)),
         queued: req(m, "queued", p, (x, xp) => list(x, xp, 4096, (f, fp) => bytes(f, fp))),
       } satisfies TapDescriptorImage;
+    case "socket":
+      return compact<SocketDescriptorImage>({
+        fd,
+        cloexec,
+        kind,
+        domain: req(m, "domain", p, (x, xp) => uint(x, xp, 0xffff)),
+        type: req(m, "type", p, (x, xp) => uint(x, xp, 0xffff)),
+        address: req(m, "address", p, (x, xp) => bytes(x, xp, 4)),
+        port: req(m, "port", p, (x, xp) => uint(x, xp, 65535)),
+        nonblocking: req(m, "nonblocking", p, bool),
+        queued: req(m, "queued", p, (x, xp) => list(x, xp, 4096, socketDatagram)),
+        dropped: opt(m, "dropped", p, (x, xp) => uint(x, xp, U53)),
+      });
   }
+}
+
+function socketDatagram(v: unknown, p: string): SocketDatagramImage {
+  const m = asMap(v, p);
+  return {
+    address: req(m, "address", p, (x, xp) => bytes(x, xp, 4)),
+    port: req(m, "port", p, (x, xp) => uint(x, xp, 65535)),
+    payload: req(m, "payload", p, (x, xp) => bytes(x, xp)),
+  };
 }
 
 function termios(v: unknown, p: string): TermiosImage {

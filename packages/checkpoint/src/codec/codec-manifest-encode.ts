@@ -98,6 +98,17 @@ function descriptor(d: DescriptorImage, path: string): Tree {
         mac: d.mac,
         queued: [...d.queued],
       };
+    case "socket":
+      return {
+        ...base,
+        domain: d.domain,
+        type: d.type,
+        address: d.address,
+        port: d.port,
+        nonblocking: d.nonblocking,
+        queued: d.queued.map((q) => ({ address: q.address, port: q.port, payload: q.payload })),
+        dropped: d.dropped,
+      };
   }
 }
 

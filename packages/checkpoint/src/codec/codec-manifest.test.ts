@@ -168,6 +168,30 @@ describe("manifest codec", () => {
         /descriptors\[0\].fd: fd 1000000 is past the limit/,
       ],
       [
+        "a descriptor kind this reader does not know (how a 1.1 reader refuses a 1.2 socket)",
+        (t) => {
+          ((t.processes as Tree[])[0]!.descriptors as Tree[])[0]!.kind = "stream-socket";
+        },
+        /descriptors\[0\].kind: .*"stream-socket"/,
+      ],
+      [
+        "a socket datagram with a 5-byte source address",
+        (t) => {
+          ((t.processes as Tree[])[0]!.descriptors as Tree[])[0] = {
+            fd: 9,
+            cloexec: false,
+            kind: "socket",
+            domain: 2,
+            type: 2,
+            address: new Uint8Array(4),
+            port: 7,
+            nonblocking: false,
+            queued: [{ address: new Uint8Array(5), port: 1, payload: new Uint8Array(1) }],
+          };
+        },
+        /descriptors\[0\].queued\[0\].address: expected 4 bytes, got 5/,
+      ],
+      [
         "address outside 32 bits",
         (t) => {
           const entries = ((t.processes as Tree[])[0]!.vmspace as Tree).entries as Tree[];

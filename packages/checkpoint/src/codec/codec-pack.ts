@@ -15,12 +15,17 @@ import type { CodecLimits } from "./codec-limits.ts";
  *   "VKCP" | u32 big-endian H | H bytes: CBOR header | payloads, concatenated
  *
  * The header is `{entries: [[hash bstr(32), offset uint, length uint], …], format: "vkc-pack",
- * version: {major: 1, minor: 0}}`; offsets count from the first payload byte, entries are in
- * payload order and contiguous. A pack is stored under `packs/<hex SHA-256 of all its bytes>`.
+ * version: {major: 1, minor: 1}}`; offsets count from the first payload byte, entries are in
+ * payload order and contiguous. A pack of version 1.1 is stored under
+ * `packs/<hex SHA-256 of its prefix and header>`: the header holds every payload's hash, so that
+ * one hash commits to the whole pack and a writer hashes each page once. Version 1.0 packs
+ * (written before) are stored under the SHA-256 of all their bytes; readers accept both.
  */
 export const PACK_MAGIC = new Uint8Array([0x56, 0x4b, 0x43, 0x50]); // "VKCP"
 export const PACK_FORMAT = "vkc-pack";
 export const PACK_MAJOR = 1;
+/** Minor version written: 1 = the pack key is the hash of prefix + header (see above). */
+export const PACK_MINOR = 1;
 export const PACK_PREFIX_BYTES = 8;
 
 export interface PackEntry {
@@ -36,6 +41,8 @@ export interface PackHeader {
   readonly entries: readonly PackEntry[];
   /** Total pack size implied by the header. */
   readonly size: number;
+  /** The header's minor version: 0 keys the pack by all its bytes, 1 and later by its head. */
+  readonly minor: number;
 }
 
 /** The prefix + header bytes for payloads of the given hashes and lengths. */
@@ -47,7 +54,7 @@ export function encodePackHead(items: readonly { hash: Uint8Array; length: numbe
     return entry;
   });
   const header = encodeCanonical(
-    { format: PACK_FORMAT, version: { major: PACK_MAJOR, minor: 0 }, entries },
+    { format: PACK_FORMAT, version: { major: PACK_MAJOR, minor: PACK_MINOR }, entries },
     "pack",
   );
   const head = new Uint8Array(PACK_PREFIX_BYTES + header.length);
@@ -109,5 +116,5 @@ export function decodePackHeader(
   if (packSize !== undefined && size !== packSize) {
     throw new InvalidImageError(what, `header describes ${size} bytes but the pack has ${packSize}`);
   }
-  return { payloadStart, entries, size };
+  return { payloadStart, entries, size, minor: version.minor };
 }

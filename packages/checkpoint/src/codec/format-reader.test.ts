@@ -90,7 +90,7 @@ describe("FORMAT.md, read without vkc's decoder", () => {
     const envelope = map(decodeCbor((await blobs.get(`manifests/${id}`))!));
     expect(Object.keys(envelope)).toEqual(["digest", "format", "version", "manifest"]);
     expect(envelope.format).toBe("vkc-image");
-    expect(envelope.version).toEqual({ major: 1, minor: 1 });
+    expect(envelope.version).toEqual({ major: 1, minor: 2 });
     const bodyBytes = envelope.manifest as Uint8Array;
     expect(sha(bodyBytes)).toBe(hex(envelope.digest));
     expect(hex(envelope.digest)).toBe(id);
@@ -141,8 +141,9 @@ describe("FORMAT.md, read without vkc's decoder", () => {
         .find((e) => hex(e[0]) === pageHash);
       if (entry === undefined) continue;
       found = await blobs.getRange(`packs/${pack}`, 8 + h + (entry[1] as number), entry[2] as number);
-      // the whole pack hashes to its key
-      expect(sha((await blobs.get(`packs/${pack}`))!)).toBe(pack);
+      // a 1.1 pack: its prefix and header hash to its key, and each entry names its payload's hash
+      expect(map(header.version)).toEqual({ major: 1, minor: 1 });
+      expect(sha((await blobs.getRange(`packs/${pack}`, 0, 8 + h))!)).toBe(pack);
     }
     expect(found).toBeDefined();
     expect(sha(found!)).toBe(pageHash);

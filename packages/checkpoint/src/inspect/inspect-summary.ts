@@ -154,6 +154,8 @@ function describeDescriptor(d: DescriptorImage): string {
       return `${d.path} lflag=0x${d.termios.lflag.toString(16)}`;
     case "tap":
       return `${d.name} ${[...d.address].join(".")}/${d.prefixLength} mtu ${d.mtu}, ${d.queued.length} frames queued`;
+    case "socket":
+      return `udp ${[...d.address].join(".")}:${d.port}, ${d.queued.length} datagrams queued`;
   }
 }
 

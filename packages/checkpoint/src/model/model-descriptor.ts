@@ -52,8 +52,36 @@ export interface TapDescriptorImage extends DescriptorBase {
   readonly queued: readonly Uint8Array[];
 }
 
+/** A datagram queued on a socket, with its source (format 1.2). */
+export interface SocketDatagramImage {
+  /** Source IPv4 address, 4 bytes. */
+  readonly address: Uint8Array;
+  readonly port: number;
+  readonly payload: Uint8Array;
+}
+
+/** A UDP socket (AF_INET, SOCK_DGRAM) with its receive queue (format 1.2). */
+export interface SocketDescriptorImage extends DescriptorBase {
+  readonly kind: "socket";
+  /** AF_INET (2): the only domain so far. */
+  readonly domain: number;
+  /** SOCK_DGRAM (2): the only type so far. */
+  readonly type: number;
+  /** Bound local IPv4 address, 4 bytes (0.0.0.0: any). */
+  readonly address: Uint8Array;
+  /** Bound local port (0: not bound). */
+  readonly port: number;
+  /** O_NONBLOCK on the open file. */
+  readonly nonblocking: boolean;
+  /** Datagrams waiting to be received, oldest first. */
+  readonly queued: readonly SocketDatagramImage[];
+  /** Datagrams the socket dropped because its queue was full. */
+  readonly dropped?: number;
+}
+
 export type DescriptorImage =
   | FileDescriptorImage
   | PipeDescriptorImage
   | TtyDescriptorImage
-  | TapDescriptorImage;
+  | TapDescriptorImage
+  | SocketDescriptorImage;

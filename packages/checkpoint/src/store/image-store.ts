@@ -47,7 +47,18 @@ import {
   writeKey,
 } from "./store-keys.ts";
 import { MarkerHandle, newToken } from "./store-markers.ts";
+import { checkPackOnPool, packIdOfHead } from "./store-pack-check.ts";
 import { PackWriter } from "./store-pack-writer.ts";
+import {
+  hashTableOf,
+  inParent,
+  layoutFromIndex,
+  mergeLayout,
+  type PageLayout,
+  StreamedPages,
+  written,
+  ZERO_PAGE,
+} from "./store-page-layout.ts";
 import { hashPageBatches } from "./store-pipeline-pages.ts";
 import { countingStore, emptyStats, type StoreStats, statsDelta } from "./store-stats.ts";
 import { verifyImages } from "./store-verify.ts";
@@ -56,6 +67,7 @@ const DEFAULT_PACK_BYTES = 4 * 1024 * 1024;
 /** First ranged get of a pack header: usually the whole header in one request. */
 const HEADER_PROBE_BYTES = 64 * 1024;
 const MANIFEST_CACHE = 16;
+const LAYOUT_CACHE = 4;
 /** Packs `readPages` fetches ahead of the one it is handing out. */
 const READ_AHEAD = 2;
 
@@ -68,15 +80,6 @@ export function pageMapEntries(map: PageMap): Map<number, Sha256Hex> {
     out.set(index, Buffer.from(map.hashes.subarray(k * 32, k * 32 + 32)).toString("hex"));
   });
   return out;
-}
-
-function pageMapFrom(entries: Map<number, Sha256Hex>): PageMap {
-  const indexes = [...entries.keys()].sort((a, b) => a - b);
-  const hashes = new Uint8Array(indexes.length * 32);
-  indexes.forEach((index, k) => {
-    hashes.set(Buffer.from(entries.get(index)!, "hex"), k * 32);
-  });
-  return { indexes, hashes };
 }
 
 /** Hash of page `index` in `map`, by binary search; undefined for a zero page. */
@@ -123,6 +126,8 @@ export class ImageStoreCore implements ImageStore {
   private readonly pageIndexes = new Map<ImageId, Map<Sha256Hex, { pack: Sha256Hex; entry: PackEntry }>>();
   /** Verified manifests by id (manifests are immutable), so page reads cost one request. */
   private readonly manifests = new Map<ImageId, Manifest>();
+  /** Page layouts of the images this store wrote last (see `remember`). */
+  private readonly layouts = new Map<ImageId, PageLayout>();
 
   constructor(
     readonly blobStore: BlobStore,
@@ -140,10 +145,17 @@ export class ImageStoreCore implements ImageStore {
     return this.blobs.get(manifestKey(id));
   }
 
-  /** Decode a stored manifest, checking digest, id and (with a key) signature. */
-  async loadManifest(id: ImageId, options: { verifySignature?: boolean } = {}): Promise<Manifest> {
+  /**
+   * Decode a stored manifest, checking digest, id and (with a key) signature. Manifests are
+   * immutable, so a verified one is cached; `fresh` reads and checks the stored bytes anyway
+   * (for verify, which must see damage done after the cache was filled).
+   */
+  async loadManifest(
+    id: ImageId,
+    options: { verifySignature?: boolean; fresh?: boolean } = {},
+  ): Promise<Manifest> {
     const verify = options.verifySignature ?? true;
-    const cached = this.manifests.get(id);
+    const cached = options.fresh === true ? undefined : this.manifests.get(id);
     if (cached !== undefined) return cached;
     const bytes = await this.manifestBytes(id);
     if (bytes === undefined) throw new NotFoundError(`image ${id.slice(0, 12)}`);
@@ -246,6 +258,7 @@ export class ImageStoreCore implements ImageStore {
     await this.blobs.delete(manifestKey(id));
     this.pageIndexes.delete(id);
     this.manifests.delete(id);
+    this.layouts.delete(id);
     return { id, refs: removed };
   }
 
@@ -316,6 +329,14 @@ export class ImageStoreCore implements ImageStore {
       header = rest;
     }
     const decoded = decodePackHeader(header, key, this.limits);
+    // A 1.1+ pack is keyed by its head: check it here (a few KiB). A 1.0 pack's header cannot
+    // be checked without the whole pack; each page read is checked against its hash anyway.
+    if (decoded.minor >= 1) {
+      const head = new Uint8Array(PACK_PREFIX_BYTES + length);
+      head.set(probe.subarray(0, PACK_PREFIX_BYTES), 0);
+      head.set(header, PACK_PREFIX_BYTES);
+      if (packIdOfHead(head) !== pack) throw new IntegrityError(key, "content does not match its hash");
+    }
     this.packHeaders.set(pack, decoded);
     return decoded;
   }
@@ -383,45 +404,38 @@ export class ImageStoreCore implements ImageStore {
         else list.push({ objectId: o.id, pageIndex });
       }
     }
-    // Read ahead: the next packs are fetched and hashed (on the hash pool) while this one is
-    // handed out, so neither the backend nor the caller waits. At most 1 + READ_AHEAD packs
-    // are held.
+    // Read ahead: the next packs are fetched and checked (hashing on the hash pool) while this
+    // one is handed out, so neither the backend nor the caller waits. At most 1 + READ_AHEAD
+    // packs are held.
     const pool = sharedHashPool();
-    const fetching: Promise<{ bytes: Uint8Array; hex: Sha256Hex } | undefined>[] = [];
+    type Fetched = { bytes: Uint8Array; header: PackHeader } | undefined;
+    const fetching: Promise<Fetched>[] = [];
     const fetchNext = () => {
       const pack = manifest.packs[fetching.length];
       if (pack === undefined) return;
-      const got = this.blobs.get(packKey(pack)).then(async (bytes) => {
-        if (bytes === undefined) return undefined;
-        const { hex, parts } = await pool.digestHex([bytes]);
-        return { bytes: parts[0]!, hex };
-      });
+      const key = packKey(pack);
+      const got = this.blobs
+        .get(key)
+        .then((bytes) =>
+          bytes === undefined ? undefined : checkPackOnPool(pack, bytes, key, this.limits, pool),
+        );
       got.catch(() => undefined); // awaited below; this only silences an abandoned read
       fetching.push(got);
     };
     for (let i = 0; i < READ_AHEAD; i++) fetchNext();
     for (const [i, pack] of manifest.packs.entries()) {
-      const key = packKey(pack);
       const fetched = await fetching[i];
       fetching[i] = Promise.resolve(undefined); // drop the reference: the pack is ours now
       fetchNext();
-      if (fetched === undefined) throw new NotFoundError(key);
-      if (fetched.hex !== pack) throw new IntegrityError(key, "content does not match its hash");
-      const bytes = fetched.bytes;
-      const header = decodePackHeader(
-        bytes.subarray(PACK_PREFIX_BYTES, PACK_PREFIX_BYTES + packHeaderLength(bytes, key, this.limits)),
-        key,
-        this.limits,
-        bytes.length,
-      );
+      if (fetched === undefined) throw new NotFoundError(packKey(pack));
+      const { bytes, header } = fetched;
       for (const entry of header.entries) {
         const targets = wanted.get(entry.hash);
         if (targets === undefined) continue;
         wanted.delete(entry.hash);
-        // No per-page hash: the whole pack matched the key a verified manifest lists, so every
-        // payload is what its writer hashed (FORMAT.md §5 allows either check; one is enough).
-        // The first target gets a view into the pack (read into fresh memory, never reused); any
-        // other page with the same content gets its own copy, so no two pages share bytes.
+        // Every payload was checked with its pack (store-pack-check.ts). The first target gets a
+        // view into the pack (read into fresh memory, never reused); any other page with the
+        // same content gets its own copy, so no two pages share bytes.
         const page = bytes.subarray(entry.offset, entry.offset + entry.length);
         for (const [k, t] of targets.entries()) {
           yield { objectId: t.objectId, pageIndex: t.pageIndex, bytes: k === 0 ? page : page.slice() };
@@ -445,12 +459,13 @@ export class ImageStoreCore implements ImageStore {
     const refs = options.refs ?? ["latest"];
     refs.forEach(assertRefName);
 
-    let parent: Manifest | undefined;
-    let parentIndex = new Map<Sha256Hex, { pack: Sha256Hex; entry: PackEntry }>();
+    let parent: { id: ImageId; manifest: Manifest; layout: PageLayout } | undefined;
     const parentId = draft.parent === undefined ? undefined : await this.resolve(draft.parent);
     if (parentId !== undefined) {
-      parent = await this.loadManifest(parentId);
-      parentIndex = await this.pageIndex(parentId, parent);
+      const manifest = await this.loadManifest(parentId);
+      const layout =
+        this.layouts.get(parentId) ?? layoutFromIndex(manifest, await this.pageIndex(parentId, manifest));
+      parent = { id: parentId, manifest, layout };
     }
     const objects = new Map(draft.objects.map((o) => [o.id, o]));
     if (objects.size !== draft.objects.length)
@@ -458,7 +473,7 @@ export class ImageStoreCore implements ImageStore {
 
     const marker = new MarkerHandle(this.blobs, writeKey(newToken(this.now())), this.now);
     // The marker is first stored when it has something to protect: here, or with the first pack.
-    const reused = [...(parent?.packs ?? []).map(packKey), ...manifestBlobKeys(draft)];
+    const reused = [...(parent?.manifest.packs ?? []).map(packKey), ...manifestBlobKeys(draft)];
     if (reused.length > 0) await marker.add(reused);
     let started: PackWriter | undefined;
     try {
@@ -469,14 +484,17 @@ export class ImageStoreCore implements ImageStore {
         );
       }
       const pool = sharedHashPool();
-      const writer = new PackWriter(
-        this.blobs,
-        marker,
-        this.options.packTargetBytes ?? DEFAULT_PACK_BYTES,
-        pool,
-      );
+      const packTarget = this.options.packTargetBytes ?? DEFAULT_PACK_BYTES;
+      const writer = new PackWriter(this.blobs, marker, packTarget, {
+        groupSize: Number(process.env.VKC_G ?? 8),
+        groupsInFlight: Number(process.env.VKC_GIF ?? 2),
+      });
       started = writer;
-      const streamed = new Map<number, Map<number, Sha256Hex | null>>();
+      const parentHashes = parent === undefined ? undefined : hashTableOf(parent.manifest, parent.layout);
+      const streamed = new Map<number, StreamedPages>();
+      /** Position in its object's `StreamedPages` of each page sent to hashing, in order. */
+      const positions: number[] = [];
+      let nextPosition = 0;
       let pagesIn = 0;
       let pagesWritten = 0;
       let pagesDeduped = 0;
@@ -495,65 +513,69 @@ export class ImageStoreCore implements ImageStore {
         if (page.bytes.length !== PAGE_SIZE) {
           throw new InvalidArgumentError(what, `expected ${PAGE_SIZE} bytes, got ${page.bytes.length}`);
         }
-        let map = streamed.get(page.objectId);
-        if (map === undefined) {
-          map = new Map();
-          streamed.set(page.objectId, map);
+        let mine = streamed.get(page.objectId);
+        if (mine === undefined) {
+          mine = new StreamedPages();
+          streamed.set(page.objectId, mine);
         }
-        if (map.has(page.pageIndex)) throw new InvalidArgumentError(what, "streamed twice");
+        const position = mine.indexes.length;
         if (isAllZero(page.bytes)) {
-          map.set(page.pageIndex, null);
+          mine.add(page.pageIndex, undefined, 0, ZERO_PAGE, what);
           zeroPages++;
           return undefined;
         }
-        map.set(page.pageIndex, ""); // its hash arrives in stage 3
+        mine.add(page.pageIndex, undefined, 0, ZERO_PAGE, what); // placed in stage 3
+        positions.push(position);
         pagesIn++;
         return page.bytes;
       };
-      for await (const batch of hashPageBatches(pages, accept, pool, { pageSize: PAGE_SIZE })) {
+      // A batch is as large as a pack, so a batch of new pages becomes a pack as it is (no copy).
+      const batchPages = Math.max(1, Math.floor(packTarget / PAGE_SIZE));
+      for await (const batch of hashPageBatches(pages, accept, pool, { pageSize: PAGE_SIZE, batchPages })) {
         const { items, digests, pages: bytes } = batch;
-        const hexes = Buffer.from(digests.buffer, digests.byteOffset, digests.byteLength).toString("hex");
+        // Where each page's bytes are: the parent's packs, a blob this write claimed already,
+        // or a new blob (claimed here, added below in the same order).
+        const fresh: number[] = [];
         for (let i = 0; i < items.length; i++) {
-          const page = items[i]!;
-          const hex = hexes.slice(i * 64, i * 64 + 64);
-          streamed.get(page.objectId)!.set(page.pageIndex, hex);
-          if (parentIndex.has(hex) || writer.holds(hex)) {
-            pagesDeduped++;
-            continue;
+          const slot = parentHashes?.get(digests, i * 32) ?? -1;
+          let where: number;
+          if (slot >= 0) {
+            where = inParent(slot);
+          } else {
+            const known = writer.ordinalOf(digests, i * 32);
+            if (known >= 0) {
+              where = written(known);
+            } else {
+              where = written(writer.claim(digests, i * 32));
+              fresh.push(i);
+            }
           }
-          const full = writer.add(
-            digests.subarray(i * 32, i * 32 + 32),
-            hex,
-            bytes.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE),
-          );
-          pagesWritten++;
+          streamed.get(items[i]!.objectId)!.place(positions[nextPosition++]!, digests, i * 32, where);
+        }
+        pagesWritten += fresh.length;
+        pagesDeduped += items.length - fresh.length;
+        if (nextPosition === positions.length) {
+          positions.length = 0;
+          nextPosition = 0;
+        }
+        if (fresh.length === items.length && writer.empty) {
+          const full = writer.adopt(batch.take(), PAGE_SIZE, digests, items.length);
+          if (full !== undefined) await full;
+          continue;
+        }
+        for (const i of fresh) {
+          const full = writer.add(digests, i * 32, bytes.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE));
           if (full !== undefined) await full;
         }
       }
       await writer.flush();
 
-      const parentObjects = new Map((parent?.objects ?? []).map((o) => [o.id, o]));
-      const packs = new Set<Sha256Hex>();
+      const { maps, layout } = mergeLayout(draft.objects, streamed, parent, writer);
       const finalObjects: VmObjectImage[] = draft.objects.map((o) => {
-        const entries = new Map<number, Sha256Hex>();
-        const base = parentObjects.get(o.id);
-        if (o.inheritFromParent === true && base !== undefined) {
-          for (const [index, hash] of pageMapEntries(base.pages))
-            if (index < o.size) entries.set(index, hash);
-        }
-        for (const [index, hash] of streamed.get(o.id) ?? []) {
-          if (hash === null) entries.delete(index);
-          else entries.set(index, hash);
-        }
-        for (const hash of entries.values()) {
-          const pack = writer.written.get(hash) ?? parentIndex.get(hash)?.pack;
-          if (pack === undefined)
-            throw new NotFoundError(`page ${hash.slice(0, 12)}`, "inherited from a parent that lacks it");
-          packs.add(pack);
-        }
         const { inheritFromParent: _ignored, ...rest } = o;
-        return { ...rest, pages: pageMapFrom(entries) };
+        return { ...rest, pages: maps.get(o.id)! };
       });
+      const packs = layout.packs;
 
       const { objects: _drafts, created, ...restDraft } = draft;
       const manifest: Manifest = {
@@ -563,7 +585,7 @@ export class ImageStoreCore implements ImageStore {
         version: { major: IMAGE_FORMAT_MAJOR, minor: IMAGE_FORMAT_MINOR },
         created: created ?? { time: new Date(this.now()).toISOString(), tool: "vkc" },
         objects: finalObjects,
-        packs: [...packs].sort(),
+        packs: [...packs],
       };
       for (const key of manifestBlobKeys(manifest)) {
         if (!(await this.blobs.has(key)))
@@ -574,6 +596,7 @@ export class ImageStoreCore implements ImageStore {
         ...(this.options.signKey !== undefined ? { signKey: this.options.signKey } : {}),
       });
       await this.blobs.put(manifestKey(encoded.id), encoded.bytes); // the commit point
+      this.remember(encoded.id, manifest, layout);
       await marker.release();
       for (const name of refs)
         await this.blobs.put(refKey(name), new TextEncoder().encode(`${encoded.id}\n`));
@@ -599,6 +622,18 @@ export class ImageStoreCore implements ImageStore {
       await marker.release().catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * Keep the manifest and page layout of an image this store just wrote, so the next image
+   * (usually its child) needs neither a manifest decode nor a pack header read.
+   */
+  private remember(id: ImageId, manifest: Manifest, layout: PageLayout): void {
+    if (this.layouts.size >= LAYOUT_CACHE) this.layouts.delete(this.layouts.keys().next().value!);
+    this.layouts.set(id, layout);
+    if (this.options.signKey !== undefined) return; // a signed manifest is cached when read back
+    if (this.manifests.size >= MANIFEST_CACHE) this.manifests.delete(this.manifests.keys().next().value!);
+    this.manifests.set(id, { ...manifest, integrity: { digest: id } });
   }
 
   // ---- maintenance -------------------------------------------------------------------------

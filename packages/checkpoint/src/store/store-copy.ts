@@ -1,3 +1,4 @@
+import type { CodecLimits } from "../codec/codec-limits.ts";
 import { decodeManifest } from "../codec/codec-manifest.ts";
 import { IntegrityError, NotFoundError } from "../image-errors.ts";
 import type { ImageId } from "../model/model-values.ts";
@@ -6,6 +7,18 @@ import type { CopyOptions, CopyReport, ImageStore } from "./image-store-types.ts
 import { walkParentChain } from "./store-chain.ts";
 import { BLOBS, manifestKey, PACKS, packKey, writeKey } from "./store-keys.ts";
 import { MarkerHandle, newToken } from "./store-markers.ts";
+import { checkPack } from "./store-pack-check.ts";
+
+/** Whether a pack or blob's bytes match the hash its key names (FORMAT.md §5 for packs). */
+function contentMatchesKey(key: string, bytes: Uint8Array, limits: CodecLimits): boolean {
+  if (!key.startsWith(PACKS)) return sha256Hex(bytes) === key.slice(BLOBS.length);
+  try {
+    const check = checkPack(key.slice(PACKS.length), bytes, key, limits);
+    return check.keyMatches && check.damaged.length === 0;
+  } catch {
+    return false; // a malformed header
+  }
+}
 
 /**
  * Copy an image (and by default its ancestors present in the source) to another image store:
@@ -59,8 +72,9 @@ export async function copyImage(
         }
         const bytes = await source.blobs.get(key);
         if (bytes === undefined) throw new NotFoundError(key, `needed by image ${imageId.slice(0, 12)}`);
-        const expected = key.startsWith(PACKS) ? key.slice(PACKS.length) : key.slice(BLOBS.length);
-        if (sha256Hex(bytes) !== expected) throw new IntegrityError(key, "content does not match its hash");
+        if (!contentMatchesKey(key, bytes, source.limits)) {
+          throw new IntegrityError(key, "content does not match its hash");
+        }
         await into.put(key, bytes);
         bytesCopied += bytes.length;
         if (key.startsWith(PACKS)) packsCopied++;

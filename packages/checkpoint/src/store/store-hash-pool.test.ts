@@ -23,6 +23,17 @@ describe("HashPool", () => {
       const { hex, parts } = await pool.digestHex([head, copy]);
       expect(hex).toBe(whole);
       expect(Buffer.from(parts[1]!).equals(Buffer.from(kept))).toBe(true);
+
+      // ranges of any length and place, in the order given
+      const ranges = Float64Array.from([4096, 100, 0, 0, 7, 4096 * 4]);
+      const want = [
+        sha(kept.subarray(4096, 4196)),
+        sha(new Uint8Array(0)),
+        sha(kept.subarray(7, 7 + 4096 * 4)),
+      ];
+      const ranged = await pool.rangeDigests(kept.slice(), ranges);
+      expect(Buffer.from(ranged.digests).equals(Buffer.concat(want))).toBe(true);
+      expect(Buffer.from(ranged.data).equals(Buffer.from(kept))).toBe(true);
     });
   }
 

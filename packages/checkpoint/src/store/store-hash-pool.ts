@@ -5,8 +5,9 @@ import { sha256Bytes, sha256HexOfParts } from "./store-hash.ts";
 
 /**
  * A small pool of worker threads that run SHA-256 (node:crypto) off the main thread, so the
- * store's hashing overlaps its packing and its I/O. Two jobs:
+ * store's hashing overlaps its packing and its I/O. Three jobs:
  *   - `pageDigests(data, pageSize)`: the digest of every page of `data`, 32 bytes each;
+ *   - `rangeDigests(data, ranges)`: the digest of each `[offset, length]` range of `data`;
  *   - `digestHex(parts)`: the hex digest of `parts` taken as one value (a whole pack).
  *
  * Buffers move to a worker and back without copying (they are transferred), so a caller
@@ -33,6 +34,15 @@ parentPort.on("message", (job) => {
         digests.set(digest(data.subarray(i * job.pageSize, (i + 1) * job.pageSize)), i * 32);
       }
       parentPort.postMessage({ id: job.id, parts: job.parts, digests }, [...transfer, digests.buffer]);
+    } else if (job.kind === "ranges") {
+      const data = job.parts[0];
+      const count = job.ranges.length / 2;
+      const digests = new Uint8Array(count * 32);
+      for (let i = 0; i < count; i++) {
+        const at = job.ranges[2 * i];
+        digests.set(digest(data.subarray(at, at + job.ranges[2 * i + 1])), i * 32);
+      }
+      parentPort.postMessage({ id: job.id, parts: job.parts, digests }, [...transfer, digests.buffer]);
     } else {
       const hasher = crypto.createHash("sha256");
       for (const part of job.parts) hasher.update(part);
@@ -45,9 +55,11 @@ parentPort.on("message", (job) => {
 `;
 
 interface Job {
-  readonly kind: "pages" | "whole";
+  readonly kind: "pages" | "ranges" | "whole";
   readonly parts: Uint8Array[];
   readonly pageSize: number;
+  /** For "ranges": offset, length, offset, length, … */
+  readonly ranges?: Float64Array;
 }
 
 interface Reply {
@@ -98,7 +110,7 @@ class HashWorker {
       this.pending.set(id, { resolve, reject });
       this.worker.ref(); // an unanswered job keeps the process alive
       this.worker.postMessage(
-        { id, kind: job.kind, pageSize: job.pageSize, parts },
+        { id, kind: job.kind, pageSize: job.pageSize, ranges: job.ranges, parts },
         parts.map((p) => p.buffer as ArrayBuffer),
       );
     });
@@ -122,6 +134,20 @@ export class HashPool {
     const worker = this.pick();
     if (worker === undefined) return { data, digests: inlinePageDigests(data, pageSize) };
     const reply = await this.ask(worker, { kind: "pages", parts: [data], pageSize });
+    return { data: reply.parts[0]!, digests: reply.digests! };
+  }
+
+  /**
+   * SHA-256 of each range of `data`, given as `offset, length` pairs: 32 bytes per range, in
+   * order. `data` is given away until the promise resolves; use the returned view.
+   */
+  async rangeDigests(
+    data: Uint8Array,
+    ranges: Float64Array,
+  ): Promise<{ data: Uint8Array; digests: Uint8Array }> {
+    const worker = this.pick();
+    if (worker === undefined) return { data, digests: inlineRangeDigests(data, ranges) };
+    const reply = await this.ask(worker, { kind: "ranges", parts: [data], pageSize: 0, ranges });
     return { data: reply.parts[0]!, digests: reply.digests! };
   }
 
@@ -165,6 +191,16 @@ function inlinePageDigests(data: Uint8Array, pageSize: number): Uint8Array {
   const digests = new Uint8Array(count * 32);
   for (let i = 0; i < count; i++) {
     digests.set(sha256Bytes(data.subarray(i * pageSize, (i + 1) * pageSize)), i * 32);
+  }
+  return digests;
+}
+
+function inlineRangeDigests(data: Uint8Array, ranges: Float64Array): Uint8Array {
+  const count = ranges.length / 2;
+  const digests = new Uint8Array(count * 32);
+  for (let i = 0; i < count; i++) {
+    const at = ranges[2 * i]!;
+    digests.set(sha256Bytes(data.subarray(at, at + ranges[2 * i + 1]!)), i * 32);
   }
   return digests;
 }

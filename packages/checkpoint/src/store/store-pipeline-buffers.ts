@@ -13,14 +13,22 @@ const IDLE_RELEASE_MS = 3000;
 const pooled = new Map<number, Uint8Array[]>();
 let pooledBytes = 0;
 let idleTimer: ReturnType<typeof setTimeout> | undefined;
+const counts = { fresh: 0, reused: 0 };
+
+/** How many `takeBuffer` calls allocated fresh memory and how many reused a pooled buffer. */
+export function bufferCounts(): { readonly fresh: number; readonly reused: number } {
+  return { ...counts };
+}
 
 /** A buffer of exactly `size` bytes (contents unspecified): a pooled one, else a new one. */
 export function takeBuffer(size: number): Uint8Array {
   const spare = pooled.get(size)?.pop();
   if (spare !== undefined) {
     pooledBytes -= size;
+    counts.reused++;
     return spare;
   }
+  counts.fresh++;
   // Never from Node's shared small-buffer pool: these buffers are transferred to workers.
   return Buffer.allocUnsafeSlow(size);
 }

@@ -19,7 +19,7 @@ describe("writePackHead", () => {
     fc.assert(
       fc.property(fc.array(entry, { maxLength: 300 }), (entries) => {
         const fast = writePackHead(
-          entries.map((e) => e.hash),
+          Buffer.concat(entries.map((e) => e.hash)),
           entries.map((e) => e.length),
         );
         expect(Buffer.from(fast).equals(Buffer.from(encodePackHead(entries)))).toBe(true);
@@ -33,7 +33,7 @@ describe("writePackHead", () => {
       new Uint8Array(32).fill(i & 0xff).fill(i >> 8, 0, 1),
     );
     const head = writePackHead(
-      hashes,
+      Buffer.concat(hashes),
       hashes.map(() => 4096),
     );
     const length = packHeaderLength(head, "pack", DEFAULT_LIMITS);

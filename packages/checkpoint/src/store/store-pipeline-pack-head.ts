@@ -1,4 +1,4 @@
-import { PACK_FORMAT, PACK_MAGIC, PACK_MAJOR, PACK_PREFIX_BYTES } from "../codec/codec-pack.ts";
+import { PACK_FORMAT, PACK_MAGIC, PACK_MAJOR, PACK_MINOR, PACK_PREFIX_BYTES } from "../codec/codec-pack.ts";
 
 /**
  * The prefix and header of a pack (FORMAT.md §5), written straight into bytes. It produces
@@ -8,7 +8,7 @@ import { PACK_FORMAT, PACK_MAGIC, PACK_MAJOR, PACK_PREFIX_BYTES } from "../codec
  *
  * Canonical CBOR, keys sorted by encoded bytes (shorter first):
  *   {"format": "vkc-pack", "entries": [[bstr(32) hash, uint offset, uint length], …],
- *    "version": {"major": 1, "minor": 0}}
+ *    "version": {"major": 1, "minor": 1}}
  */
 const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
 const FORMAT_PAIR = Uint8Array.from([
@@ -27,7 +27,7 @@ const VERSION_PAIR = Uint8Array.from([
   PACK_MAJOR,
   0x65,
   ...ascii("minor"),
-  0x00,
+  PACK_MINOR,
 ]);
 /** Largest entry: array head, bstr head + 32 bytes, two uints of up to 9 bytes. */
 const MAX_ENTRY_BYTES = 1 + 2 + 32 + 9 + 9;
@@ -60,9 +60,12 @@ function writeHead(out: Uint8Array, view: DataView, at: number, major: number, v
   return at + 9;
 }
 
-/** Prefix + header for payloads with these hashes (32 bytes each) and lengths, in order. */
-export function writePackHead(hashes: readonly Uint8Array[], lengths: readonly number[]): Uint8Array {
-  const count = hashes.length;
+/**
+ * Prefix + header for payloads with these hashes (`hashes[32 i .. 32 i + 32)` for payload `i`)
+ * and lengths, in order.
+ */
+export function writePackHead(hashes: Uint8Array, lengths: readonly number[]): Uint8Array {
+  const count = lengths.length;
   const capacity =
     PACK_PREFIX_BYTES +
     1 +
@@ -83,12 +86,11 @@ export function writePackHead(hashes: readonly Uint8Array[], lengths: readonly n
   at = writeHead(out, view, at, 4, count);
   let offset = 0;
   for (let i = 0; i < count; i++) {
-    const hash = hashes[i]!;
     const length = lengths[i]!;
     out[at] = 0x83; // array of 3
     out[at + 1] = 0x58; // bstr, 1-byte length
     out[at + 2] = 32;
-    out.set(hash, at + 3);
+    for (let b = 0; b < 32; b++) out[at + 3 + b] = hashes[i * 32 + b]!;
     at = writeHead(out, view, at + 3 + 32, 0, offset);
     at = writeHead(out, view, at, 0, length);
     offset += length;

@@ -9,6 +9,11 @@ export interface HashedBatch<T> {
   readonly digests: Uint8Array;
   /** The bytes of item `i` at `pages[pageSize * i ..]`: valid until the next batch is taken. */
   readonly pages: Uint8Array;
+  /**
+   * Keep the batch's buffer (the whole of it, `pages` at its start) instead of letting it go
+   * back to the buffer pool when the next batch is taken. Call it before taking the next batch.
+   */
+  take(): Uint8Array;
 }
 
 export interface PageHashingOptions {
@@ -44,16 +49,28 @@ export async function* hashPageBatches<T>(
   const { pageSize } = options;
   const batchPages = Math.max(1, options.batchPages ?? 1024);
   const batchesAhead = Math.max(1, options.batchesAhead ?? 2);
-  const hashing: { done: Promise<HashedBatch<T>>; ready: boolean }[] = [];
+  const hashing: { done: Promise<HashedBatch<T> & { readonly taken: boolean }>; ready: boolean }[] = [];
   let filling: Batch<T> | undefined;
   let handedOut = 0;
 
   const send = (batch: Batch<T>) => {
     const used = batch.buffer.subarray(0, batch.items.length * pageSize);
-    const entry = { done: undefined as unknown as Promise<HashedBatch<T>>, ready: false };
+    const entry = { done: undefined as unknown as (typeof hashing)[number]["done"], ready: false };
     entry.done = pool.pageDigests(used, pageSize).then(({ data, digests }) => {
       entry.ready = true;
-      return { items: batch.items, digests, pages: data };
+      let taken = false;
+      return {
+        items: batch.items,
+        digests,
+        pages: data,
+        take() {
+          taken = true;
+          return new Uint8Array(data.buffer);
+        },
+        get taken() {
+          return taken;
+        },
+      };
     });
     entry.done.catch(() => undefined); // awaited in order below; this only silences an abandoned batch
     hashing.push(entry);
@@ -63,7 +80,7 @@ export async function* hashPageBatches<T>(
     const batch = await hashing.shift()!.done;
     handedOut++;
     yield batch;
-    giveBackBuffer(new Uint8Array(batch.pages.buffer)); // the whole buffer, back from the pool
+    if (!batch.taken) giveBackBuffer(new Uint8Array(batch.pages.buffer)); // the whole buffer, back from the pool
   }
 
   for await (const item of source) {

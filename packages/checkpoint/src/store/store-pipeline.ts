@@ -66,7 +66,7 @@ export class PackUploader {
     sealing.catch(() => undefined); // awaited when its group starts; this only silences a dropped one
     this.filling.push(sealing);
     // The first group is a single pack, so the disk starts working as early as it can.
-    if (this.filling.length < (this.groupsStarted === 0 ? 1 : this.groupSize)) return;
+    if (this.filling.length < this.nextGroupSize()) return;
     while (this.running.size >= this.groupsInFlight) await Promise.race(this.running);
     this.throwIfFailed();
     this.startGroup();
@@ -84,6 +84,11 @@ export class PackUploader {
   async settle(): Promise<void> {
     this.filling = [];
     while (this.running.size > 0) await Promise.all(this.running);
+  }
+
+  /** Groups grow 1, 2, 4, … up to `groupSize`: the backend starts early, markers stay few. */
+  private nextGroupSize(): number {
+    return Math.min(this.groupSize, 2 ** Math.min(this.groupsStarted, 30));
   }
 
   private throwIfFailed(): void {

@@ -1,10 +1,10 @@
-import { decodePackHeader, PACK_PREFIX_BYTES, packHeaderLength } from "../codec/codec-pack.ts";
 import type { Manifest } from "../model/model-manifest.ts";
 import type { ImageId, Sha256Hex } from "../model/model-values.ts";
 import { type ImageStoreCore, manifestBlobKeys, pageMapEntries, sha256Hex } from "./image-store.ts";
 import type { VerifyProblem, VerifyReport } from "./image-store-types.ts";
 import { walkParentChain } from "./store-chain.ts";
 import { BLOBS, MANIFESTS, manifestKey, packKey, refKey } from "./store-keys.ts";
+import { checkPack } from "./store-pack-check.ts";
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -31,7 +31,7 @@ export async function verifyImages(store: ImageStoreCore, ref?: string): Promise
   const manifests = new Map<ImageId, Manifest>();
   for (const id of ids) {
     try {
-      manifests.set(id, await store.loadManifest(id));
+      manifests.set(id, await store.loadManifest(id, { fresh: true }));
     } catch (error) {
       report(manifestKey(id), message(error), [id]);
     }
@@ -47,7 +47,7 @@ export async function verifyImages(store: ImageStoreCore, ref?: string): Promise
     else if (!(await store.blobs.has(manifestKey(id)))) parent = null;
     else {
       try {
-        parent = (await store.loadManifest(id, { verifySignature: false })).parent;
+        parent = (await store.loadManifest(id, { verifySignature: false, fresh: true })).parent;
       } catch (error) {
         parent = undefined;
         // An ancestor outside the images being verified is reported here; the others are
@@ -88,17 +88,16 @@ export async function verifyImages(store: ImageStoreCore, ref?: string): Promise
       report(key, "missing", imageIds);
       continue;
     }
-    if (sha256Hex(bytes) !== pack) report(key, "content does not match its hash", imageIds);
     try {
-      const header = decodePackHeader(
-        bytes.subarray(PACK_PREFIX_BYTES, PACK_PREFIX_BYTES + packHeaderLength(bytes, key, store.limits)),
-        key,
-        store.limits,
-        bytes.length,
-      );
-      for (const entry of header.entries) {
+      const check = checkPack(pack, bytes, key, store.limits, { everyPage: true });
+      // A damaged payload breaks the pack as a whole too: its key commits to every payload.
+      if (!check.keyMatches || check.damaged.length > 0) {
+        report(key, "content does not match its hash", imageIds);
+      }
+      const damaged = new Set(check.damaged);
+      for (const entry of check.header.entries) {
         pages++;
-        if (sha256Hex(bytes.subarray(entry.offset, entry.offset + entry.length)) !== entry.hash) {
+        if (damaged.has(entry)) {
           report(`page ${entry.hash}`, `content in ${key} does not match its hash`, imageIds);
         } else {
           hashes.add(entry.hash);

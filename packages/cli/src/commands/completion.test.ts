@@ -42,10 +42,26 @@ describe("vkc completion", () => {
   test("bash: defines a completion for vkc listing the top-level commands", async () => {
     const bash = await script("bash");
     const commands = complete(bash, "vkc ");
-    for (const name of ["demo", "run", "restore", "images", "s3mock", "completion"]) {
+    for (const name of ["demo", "run", "boot", "restore", "images", "s3mock", "completion"]) {
       expect(commands).toContain(name);
     }
     expect(complete(bash, "vkc re")).toEqual(["restore"]);
+  });
+
+  test("bash: vkc boot completes its own flags and the shared run flags", async () => {
+    const flags = complete(await script("bash"), "vkc boot --");
+    for (const flag of [
+      "--vcpus",
+      "--memory",
+      "--tap",
+      "--udp-bridge",
+      "--checkpoint-at",
+      "--store",
+      "--json",
+    ]) {
+      expect(flags).toContain(flag);
+    }
+    expect(complete(await script("bash"), "vkc boot --v")).toEqual(["--vcpus"]);
   });
 
   test("bash: completes subcommands and flags of nested commands", async () => {
@@ -77,7 +93,7 @@ describe("vkc completion", () => {
 
 describe("help", () => {
   test("every command's --help has examples", async () => {
-    const paths = ["", "demo", "run", "restore", "completion", "s3mock", "s3mock serve", "images"];
+    const paths = ["", "demo", "run", "boot", "restore", "completion", "s3mock", "s3mock serve", "images"];
     for (const sub of ["ls", "show", "diff", "verify", "gc", "copy", "rm", "tag"])
       paths.push(`images ${sub}`);
     const bash = await script("bash");

@@ -90,6 +90,16 @@ export interface CrashRestoreReport {
   matches: boolean;
 }
 
+/** What `checkpointKillRestore` runs and compares against. */
+export interface KillRestoreCase {
+  /** vkc's words for the first process (it gets `--json --store URL` first, the console file after). */
+  readonly command: (consoleFile: string) => string[];
+  /** The guest console output up to the checkpoint: what the killed process had printed by then. */
+  readonly prefix: (checkpointAt: number) => Promise<string>;
+  /** The uninterrupted run; its digest is compared when it has one. */
+  readonly reference: { readonly output: string; readonly status: number | null; readonly digest?: string };
+}
+
 /**
  * Run `name` in a separate vkc process with a checkpoint at `at` instructions, SIGKILL that
  * process as soon as the image is committed, restore the image in another new vkc process, and
@@ -104,16 +114,10 @@ export async function checkpointKillRestore(
   store: (dir: string) => string,
   reference: ReferenceRun,
 ): Promise<CrashRestoreReport> {
-  const dir = await mkdtemp(join(tmpdir(), "vkc-demo-"));
-  try {
-    const storeUrl = store(dir);
-    const common = ["--json", "--store", storeUrl];
-    let image: string | undefined;
-    let killed = false;
-    const first = startVkc(
-      [
+  return killAndRestore(
+    {
+      command: (consoleFile) => [
         "run",
-        ...common,
         "--cpus",
         String(cpus),
         "--seed",
@@ -121,17 +125,43 @@ export async function checkpointKillRestore(
         "--checkpoint-at",
         String(at),
         "--console",
-        join(dir, "first.txt"),
+        consoleFile,
         guestProgramPath(name),
         ...args,
       ],
-      (event, child) => {
-        if (event.event === "checkpoint" && image === undefined) {
-          image = String(event.image);
-          killed = child.kill("SIGKILL");
-        }
-      },
-    );
+      prefix: async () => (await referenceRun(name, args, cpus, seed, at)).output,
+      reference,
+    },
+    at,
+    store,
+  );
+}
+
+/**
+ * The general form: start vkc with `c.command`, SIGKILL it once its first image is committed,
+ * restore that image in a new vkc process, and compare prefix + restored output, exit status
+ * (and digest, when the reference has one) with the uninterrupted run.
+ */
+export async function killAndRestore(
+  c: KillRestoreCase,
+  at: number,
+  store: (dir: string) => string,
+): Promise<CrashRestoreReport> {
+  const dir = await mkdtemp(join(tmpdir(), "vkc-demo-"));
+  try {
+    const storeUrl = store(dir);
+    const common = ["--json", "--store", storeUrl];
+    let image: string | undefined;
+    let imageAt = at;
+    let killed = false;
+    const [command, ...rest] = c.command(join(dir, "first.txt"));
+    const first = startVkc([command ?? "run", ...common, ...rest], (event, child) => {
+      if (event.event === "checkpoint" && image === undefined) {
+        image = String(event.image);
+        imageAt = Number(event.instructions);
+        killed = child.kill("SIGKILL");
+      }
+    });
     const firstEnd = await first.done;
     if (image === undefined) {
       throw new CliError(
@@ -154,15 +184,15 @@ export async function checkpointKillRestore(
         `restore failed: ${restoredEnd.stderr.trim().split("\n").pop() ?? ""}`,
       );
     }
-    const prefix = await referenceRun(name, args, cpus, seed, at);
+    const prefix = await c.prefix(at);
     const restoredOutput = (await readFile(join(dir, "restored.txt"), "utf8")).replaceAll("\r\n", "\n");
     const matches =
-      prefix.output + restoredOutput === reference.output &&
-      exit.status === reference.status &&
-      exit.digest === reference.digest;
+      prefix + restoredOutput === c.reference.output &&
+      exit.status === c.reference.status &&
+      (c.reference.digest === undefined || exit.digest === c.reference.digest);
     return {
       store: storeUrl.replace(dir, "$TMP"),
-      checkpointAt: at,
+      checkpointAt: imageAt,
       image,
       killed: killed && firstEnd.signal === "SIGKILL",
       restoredStatus: (exit.status as number | null) ?? null,

@@ -7,9 +7,10 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from "vitest";
 import { captureIO } from "../io-capture.ts";
 import { main } from "../main.ts";
+import { useSliceVkernel } from "./boot-vkernel.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const GUEST = resolve(import.meta.dirname, "../../../host-kernel/guest/bin");
@@ -215,6 +216,48 @@ describe("HTML pages in headless Chromium", () => {
       }
     }
     expect((diff.pages.added ?? 0) + (diff.pages.changed ?? 0)).toBeGreaterThan(0);
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  test("a vkernel image's page has a vkernel section whose numbers match --json", async () => {
+    // The slice's checkpoint is the host's (SIG_DFL): the image is a vkernel image whatever the
+    // state of the full vkernel's protocol.
+    useSliceVkernel(true);
+    onTestFinished(() => useSliceVkernel(false));
+    const vkStore = `file:${join(dir, "vk-store")}`;
+    const booted = await vkc(
+      "boot",
+      "--store",
+      vkStore,
+      "--vcpus",
+      "1",
+      "--memory",
+      "2M",
+      "--checkpoint-at",
+      "2000",
+      "--exit-after-checkpoint",
+      "--console",
+      join(dir, "vk.txt"),
+      "--",
+      `${GUEST}/hello.elf`,
+    );
+    expect(booted.status, booted.stderr).toBe(0);
+    const file = join(dir, "vk.html");
+    const shown = await vkc("images", "show", "latest", "--store", vkStore, "--html", file, "--json");
+    expect(shown.status).toBe(0);
+    const vk = json(shown.stdout)[0]?.vkernel as {
+      vcpus: number;
+      memoryBytes: number;
+      residentPages: number;
+    };
+    expect(vk).toMatchObject({ vcpus: 1, memoryBytes: 2 * 1024 * 1024 });
+    const { page, errors, requests } = await open(file);
+    expect(await num(page, "section#vkernel", "vk-vcpus")).toBe(vk.vcpus);
+    expect(await num(page, "section#vkernel", "vk-memory-bytes")).toBe(vk.memoryBytes);
+    expect(await num(page, "section#vkernel", "vk-resident-pages")).toBe(vk.residentPages);
+    expect(await page.textContent("section#vkernel")).toContain("/guest/0 hello.elf");
     expect(errors).toEqual([]);
     expect(requests).toEqual([]);
     await page.close();

@@ -8,6 +8,7 @@ import {
   PAGE_STATES,
   type PageStateLetter,
 } from "./images-html-page.ts";
+import { renderVkernelHtml, type VkernelSection } from "./images-vkernel.ts";
 
 /**
  * `vkc images show IMAGE --html FILE`: the image as a page — header numbers, the process tree,
@@ -16,7 +17,12 @@ import {
  * computed from the manifest's page maps by the same rules, and each entry carries its counts as
  * data attributes.
  */
-export function renderImageHtml(manifest: Manifest, summary: ImageSummary, parent?: Manifest): string {
+export function renderImageHtml(
+  manifest: Manifest,
+  summary: ImageSummary,
+  parent?: Manifest,
+  vkernel: VkernelSection | null = null,
+): string {
   const parentHashes = parent === undefined ? null : pageHashes(parent);
   const id = summary.id ?? "(unsigned draft)";
   const t = summary.totals;
@@ -65,6 +71,7 @@ export function renderImageHtml(manifest: Manifest, summary: ImageSummary, paren
     }</td></tr></table></section>`,
     `<section><h2>Process tree</h2>${processTree(summary.processes)}</section>`,
     ...summary.processes.map((p) => processSection(p, manifest, parentHashes)),
+    ...(vkernel === null ? [] : [renderVkernelHtml(vkernel)]),
     devicesSection(manifest),
   ].join("\n");
   return htmlPage(`vkc image ${id.slice(0, 12)}`, id, body, rootData);

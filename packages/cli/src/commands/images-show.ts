@@ -46,14 +46,24 @@ async function writeHtml(file: string, render: () => Promise<string>, ctx: Image
 
 /** `vkc images show IMAGE`: processes, threads (registers, tp, masks), vmspace map with page counts, descriptors. */
 export async function imagesShow(ref: string, opts: ImagesShowOptions, ctx: ImagesContext): Promise<number> {
-  const { manifest, parent } = await withImageStore(storeUrl(opts, ctx), opts, ctx, async ({ images }) => {
-    const manifest = await images.readManifest(ref);
-    return { manifest, parent: await readParent(images, manifest) };
-  });
+  const { manifest, parent, vkernel } = await withImageStore(
+    storeUrl(opts, ctx),
+    opts,
+    ctx,
+    async ({ images }) => {
+      const manifest = await images.readManifest(ref);
+      const { vkernelSection } = await import("./images-vkernel.ts");
+      return {
+        manifest,
+        parent: await readParent(images, manifest),
+        vkernel: await vkernelSection(images, ref, manifest),
+      };
+    },
+  );
   const summary = summarizeImage(manifest, parent === undefined ? {} : { parent });
   if (opts.html !== undefined) {
     const { renderImageHtml } = await import("./images-html.ts");
-    await writeHtml(opts.html, async () => renderImageHtml(manifest, summary, parent), ctx);
+    await writeHtml(opts.html, async () => renderImageHtml(manifest, summary, parent, vkernel), ctx);
   }
   if (opts.json) {
     jsonEvent(ctx.io, "image", {
@@ -66,10 +76,17 @@ export async function imagesShow(ref: string, opts: ImagesShowOptions, ctx: Imag
           regs: Object.fromEntries(REG_NAMES.map((name, r) => [name, l.regs[r] ?? 0])),
         })),
       ),
+      ...(vkernel === null ? {} : { vkernel }),
     });
     return 0;
   }
-  if (opts.html === undefined) ctx.io.out(renderShow(manifest, renderSummary(summary), opts.regs ?? true));
+  if (opts.html === undefined) {
+    ctx.io.out(renderShow(manifest, renderSummary(summary), opts.regs ?? true));
+    if (vkernel !== null) {
+      const { renderVkernelText } = await import("./images-vkernel.ts");
+      ctx.io.out(`${renderVkernelText(vkernel, opts.regs ?? true).join("\n")}\n`);
+    }
+  }
   return 0;
 }
 

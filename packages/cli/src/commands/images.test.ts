@@ -112,7 +112,9 @@ describe("vkc images show and diff", () => {
     expect(r.stderr).toBe("");
     const out = r.stdout;
     expect(out).toMatch(
-      new RegExp(`^image ${ids.child.slice(0, 12)}  process  format 1.1  parent ${ids.base.slice(0, 12)}`),
+      new RegExp(
+        `^image ${ids.child.slice(0, 12)}  process  format 1\\.\\d+  parent ${ids.base.slice(0, 12)}`,
+      ),
     );
     expect(out).toMatch(/process 100 \(ppid 1\) hello \/bin\/hello world/);
     expect(out).toMatch(/thread 100: pc 0x00010040 .* tp 0x7fff0064 mask 0x0000000000000004 .* runnable/);

@@ -1,17 +1,23 @@
 import { readFile } from "node:fs/promises";
 import { CheckpointError, type Manifest, PAGE_SIZE } from "@vkc/checkpoint";
-import { HostKernelError, thawProcess } from "@vkc/host-kernel";
+import { HostKernelError, type ThawOptions, thawProcess } from "@vkc/host-kernel";
 import { CliError } from "../errors.ts";
 import type { CliIO } from "../main.ts";
 import { type ConsoleOutput, openConsole } from "../output.ts";
 import { withMeter } from "../progress/progress-meter.ts";
 import { type StoreContext, storeUrl, withImageStore } from "../stores/store-session.ts";
+import { sha256, signalCheckpoints } from "./boot.ts";
+import { type BootNetwork, openBootNetwork } from "./boot-network.ts";
+import { type BootRecord, bootSection, readBootRecord } from "./boot-record.ts";
+import { VKERNEL_PATH, vkernelProgram } from "./boot-vkernel.ts";
 import {
   type CheckpointEvery,
   CLI_EXTENSION,
   interactiveConsole,
   LazyStoreTarget,
+  readHostFile,
   runWithCheckpoints,
+  targetCheckpoints,
 } from "./run.ts";
 
 export interface RestoreOptions {
@@ -48,7 +54,16 @@ export async function restore(image: string, opts: RestoreOptions, io: CliIO): P
       throw cannotRestore(image, error);
     }
     const files = await hostExecutables(manifest);
-    const target = new LazyStoreTarget({ ...opts, store: url }, tty?.io ?? io, hostPaths(manifest), tty);
+    // A vkernel image: its program, its guests' ELFs and its host network come back too.
+    const boot = readBootRecord(manifest);
+    const vkernel = boot === null ? null : await vkernelHost(boot, hostPaths(manifest), files);
+    const target = new LazyStoreTarget(
+      { ...opts, store: url },
+      tty?.io ?? io,
+      hostPaths(manifest),
+      tty,
+      boot === null ? {} : bootSection(boot),
+    );
     // The console is opened once the thaw has worked: a refused image leaves no file behind.
     let sink: ConsoleOutput | null = null;
     try {
@@ -63,27 +78,64 @@ export async function restore(image: string, opts: RestoreOptions, io: CliIO): P
           files,
           checkpointTarget: target,
           retval: 1,
+          ...(vkernel === null ? {} : vkernel.options),
           ...(tty === null ? {} : { liveInput: true }),
         }),
       );
       sink = tty?.output ?? openConsole(io, opts.console);
-      return { ...thawed, output: sink, target };
+      const take = vkernel === null ? targetCheckpoints(target) : signalCheckpoints(target);
+      return { ...thawed, output: sink, target, take, network: vkernel?.network ?? null };
     } catch (error) {
+      await vkernel?.network.close();
       throw cannotRestore(image, error);
     }
   });
-  const { kernel, pid, output, target } = prepared;
+  const { kernel, pid, output, target, take, network } = prepared;
   try {
-    if (tty === null) return await runWithCheckpoints(kernel, pid, target, opts, io, `image ${image}`);
+    if (tty === null) return await runWithCheckpoints(kernel, pid, take, opts, io, `image ${image}`);
     // This terminal's size, not the saved one: a change reaches the guest as SIGWINCH.
     kernel.tty.setWinsize({ ...kernel.tty.winsize, ...tty.winsize() });
     return await tty.drive(kernel, () =>
-      runWithCheckpoints(kernel, pid, target, opts, tty.io, `image ${image}`),
+      runWithCheckpoints(kernel, pid, take, opts, tty.io, `image ${image}`),
     );
   } finally {
     await output.close();
     await target.close();
+    await network?.close();
   }
+}
+
+/**
+ * What a vkernel image needs around it: `/boot/vkernel` registered, its guests' ELFs back at their
+ * host VFS paths (read from where `vkc boot` found them), and the bridge, taps and UDP uplink
+ * it was booted with (the vkernel reopens its taps itself after the thaw).
+ */
+async function vkernelHost(
+  boot: BootRecord,
+  paths: Readonly<Record<string, string>>,
+  files: Record<string, Uint8Array>,
+): Promise<{ options: Partial<ThawOptions>; network: BootNetwork }> {
+  for (const guest of boot.config.guests) {
+    const host = paths[guest.path];
+    if (files[guest.path] !== undefined || host === undefined) continue;
+    const bytes = new Uint8Array(await readHostFile(host, "guest ELF file"));
+    const want = boot.guestHashes?.[guest.path];
+    if (want !== undefined && sha256(bytes) !== want) {
+      throw new CliError(
+        "RESTORE",
+        `guest ELF ${host} changed since the image was made (sha256 ${want.slice(0, 12)}…): put the original back`,
+      );
+    }
+    files[guest.path] = bytes;
+  }
+  const network = await openBootNetwork(boot.taps, boot.udpBridge);
+  return {
+    options: {
+      natives: { [VKERNEL_PATH]: vkernelProgram(boot.config, files, "restore") },
+      ...(network.network === undefined ? {} : { network: network.network }),
+    },
+    network,
+  };
 }
 
 function cannotRestore(image: string, error: unknown): unknown {

@@ -41,6 +41,27 @@ export interface RunOptions {
 /** A `--checkpoint-every` period: virtual nanoseconds or retired instructions (both deterministic). */
 export type CheckpointEvery = { readonly ns: number } | { readonly instructions: number };
 
+/**
+ * How vkc takes a checkpoint of `pid` at an instant it chose (`--checkpoint-at`, `--checkpoint-every`):
+ * "continue" keeps the run going, "exit" is the `--exit-after-checkpoint` one. A host process is
+ * frozen from outside through the store target; a vkernel must be asked with a signal so it runs
+ * its own protocol (see `signalCheckpoints` in boot.ts). Resolves the final result when the method
+ * ended the run itself (a vkernel that exits after its checkpoint), else null.
+ */
+export type CheckpointMethod = (
+  kernel: Kernel,
+  pid: number,
+  mode: "continue" | "exit",
+) => Promise<RunResult | null>;
+
+/** The host's method: freeze `pid` now through `target` (virtual time does not move meanwhile). */
+export function targetCheckpoints(target: CheckpointTarget): CheckpointMethod {
+  return async (kernel, pid, mode) => {
+    await target.checkpoint(kernel, pid, { cause: "host" });
+    return mode === "exit" ? kernel.result("stopped") : null;
+  };
+}
+
 /** The smallest run between two looks at the clock for a time period (one default quantum). */
 const MIN_TIME_STEP = 10_000;
 
@@ -72,8 +93,9 @@ export async function run(
   });
   const pid = kernel.spawn({ path: guestPath, elf, argv: [guestPath, ...args] });
   try {
-    if (tty === null) return await runWithCheckpoints(kernel, pid, target, opts, io, elfPath);
-    return await tty.drive(kernel, () => runWithCheckpoints(kernel, pid, target, opts, tty.io, elfPath));
+    const take = targetCheckpoints(target);
+    if (tty === null) return await runWithCheckpoints(kernel, pid, take, opts, io, elfPath);
+    return await tty.drive(kernel, () => runWithCheckpoints(kernel, pid, take, opts, tty.io, elfPath));
   } finally {
     await output.close();
     await target.close();
@@ -104,7 +126,7 @@ export function interactiveConsole(
 export async function runWithCheckpoints(
   kernel: Kernel,
   pid: number,
-  target: CheckpointTarget,
+  take: CheckpointMethod,
   opts: Pick<
     RunOptions,
     "checkpointAt" | "checkpointEvery" | "exitAfterCheckpoint" | "json" | "maxInstructions"
@@ -136,10 +158,11 @@ export async function runWithCheckpoints(
     while (at[0] !== undefined && at[0] <= kernel.instructions) at.shift();
     while (nextInstr <= kernel.instructions) nextInstr += everyInstr;
     while (nextNs <= kernel.now()) nextNs += everyNs;
-    await target.checkpoint(kernel, pid, { cause: "host" });
-    if (atDue && opts.exitAfterCheckpoint === true) {
-      const stopped = kernel.result("stopped");
-      if (opts.json === true) jsonEvent(io, "exit", { ...exitFields(stopped), reason: "checkpointed" });
+    const exit = atDue && opts.exitAfterCheckpoint === true;
+    const ended = await take(kernel, pid, exit ? "exit" : "continue");
+    if (exit) {
+      if (opts.json === true)
+        jsonEvent(io, "exit", { ...exitFields(ended ?? kernel.result("stopped")), reason: "checkpointed" });
       return 0;
     }
   }
@@ -188,6 +211,8 @@ export class LazyStoreTarget implements CheckpointTarget {
   private url = "";
   /** This run's images, oldest first (for `--keep`). */
   private readonly written: string[] = [];
+  /** How many images this target has written. */
+  imagesWritten = 0;
 
   /** `notices`: the interactive console, which gets a short line per image instead. */
   constructor(
@@ -195,6 +220,8 @@ export class LazyStoreTarget implements CheckpointTarget {
     private readonly io: CliIO,
     private readonly hostPaths: Readonly<Record<string, string>>,
     private readonly notices: { notice(text: string): void } | null = null,
+    /** More fields for the image's `vkcCli` section (a vkernel's boot configuration). */
+    private readonly cliSection: CborMap = {},
   ) {}
 
   async checkpoint(
@@ -208,7 +235,9 @@ export class LazyStoreTarget implements CheckpointTarget {
       this.blobs = await openStore(this.url, ctx);
       const key = signKey({}, ctx);
       this.images = createImageStore(this.blobs, key === undefined ? {} : { signKey: key });
-      const extensions: CborMap = { [CLI_EXTENSION]: { hostExecutables: { ...this.hostPaths } } };
+      const extensions: CborMap = {
+        [CLI_EXTENSION]: { hostExecutables: { ...this.hostPaths }, ...this.cliSection },
+      };
       this.inner = createStoreTarget(this.images, {
         embed: this.opts.embed === true,
         extensions,
@@ -216,6 +245,7 @@ export class LazyStoreTarget implements CheckpointTarget {
       });
     }
     const written = await this.inner.checkpoint(kernel, pid, options);
+    this.imagesWritten++;
     await this.prune(written.id);
     return written;
   }

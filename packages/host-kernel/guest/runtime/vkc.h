@@ -59,6 +59,7 @@ const char *strerror(int err);
 #define SYS_write 64
 #define SYS_exit 93
 #define SYS_exit_group 94
+#define SYS_waitid 95 /* rv32 has no wait4 (260): waitpid is waitid */
 #define SYS_sched_yield 124
 #define SYS_kill 129
 #define SYS_tgkill 131
@@ -67,9 +68,11 @@ const char *strerror(int err);
 #define SYS_rt_sigprocmask 135
 #define SYS_rt_sigreturn 139
 #define SYS_getpid 172
+#define SYS_getppid 173
 #define SYS_gettid 178
 #define SYS_brk 214
 #define SYS_munmap 215
+#define SYS_clone 220 /* fork form only: clone(SIGCHLD, 0, 0, 0, 0) */
 #define SYS_mmap2 222
 #define SYS_mprotect 226
 #define SYS_clock_gettime64 403
@@ -193,6 +196,7 @@ __attribute__((noreturn)) void abort(void);       /* SIGABRT, else exit 134 */
 pid_t getpid(void);
 pid_t gettid(void);
 int sched_yield(void);
+pid_t getppid(void);
 /* The environment and auxiliary vector the kernel passed (set by crt0). */
 extern char **environ;
 unsigned long getauxval(unsigned long type);
@@ -244,6 +248,7 @@ int nanosleep(const struct timespec *req, struct timespec *rem); /* CLOCK_MONOTO
 #define SIGTHAW 35     /* posted right after a thaw; default: ignore */
 #define NSIG 65
 
+#define SA_NOCLDWAIT 2 /* SIGCHLD: children leave no zombies (as SIG_IGN does) */
 #define SA_SIGINFO 4
 #define SA_ONSTACK 0x08000000
 #define SA_RESTART 0x10000000
@@ -265,6 +270,9 @@ int nanosleep(const struct timespec *req, struct timespec *rem); /* CLOCK_MONOTO
 #define SI_TKILL (-6)
 #define SEGV_MAPERR 1
 #define SEGV_ACCERR 2
+#define CLD_EXITED 1 /* SIGCHLD / waitid si_code */
+#define CLD_KILLED 2
+#define CLD_DUMPED 3
 
 typedef struct {
   int32_t si_signo;
@@ -278,12 +286,18 @@ typedef struct {
     struct {
       void *si_addr;
     } fault;
+    struct {
+      int32_t si_pid;
+      uint32_t si_uid;
+      int32_t si_status; /* exit code (CLD_EXITED) or signal (CLD_KILLED) */
+    } chld;
     uint8_t pad[116];
   } u;
 } siginfo_t; /* 128 bytes */
 #define si_pid u.kill.si_pid
 #define si_uid u.kill.si_uid
 #define si_addr u.fault.si_addr
+#define si_status u.chld.si_status
 
 typedef struct {
   void *ss_sp;
@@ -331,6 +345,29 @@ static inline int sigismember(const sigset_t *set, int sig) { return (int)((*set
 static inline void sigaddset(sigset_t *set, int sig) { *set |= sigmask_of(sig); }
 static inline void sigdelset(sigset_t *set, int sig) { *set &= ~sigmask_of(sig); }
 static inline void sigemptyset(sigset_t *set) { *set = 0; }
+
+/* ---- fork and wait (Linux rv32: clone 220, waitid 95) -------------------- */
+/* fork: flushes stdout first (so buffered output is not written twice), then clone(SIGCHLD).
+ * The child has only the calling thread. -1 + errno on failure. */
+pid_t fork(void);
+/* waitpid: pid > 0 that child, -1 any child, 0 the caller's group, < -1 group -pid; options
+ * WNOHANG (0 when no child has exited yet). Only exits and deaths are reported (over
+ * waitid(WEXITED), rv32's wait call). Returns the pid, or -1 + errno (ECHILD, EINTR). */
+pid_t waitpid(pid_t pid, int *status, int options);
+pid_t wait(int *status); /* waitpid(-1, status, 0) */
+#define WNOHANG 1
+#define WSTOPPED 2
+#define WEXITED 4
+#define WNOWAIT 0x01000000
+#define P_ALL 0
+#define P_PID 1
+#define P_PGID 2
+/* waitid: the raw call (0 or -1 + errno); si_pid is 0 when WNOHANG found nothing. */
+int waitid(int idtype, pid_t id, siginfo_t *info, int options);
+#define WEXITSTATUS(s) (((s) >> 8) & 0xff)
+#define WTERMSIG(s) ((s) & 0x7f)
+#define WIFEXITED(s) (WTERMSIG(s) == 0)
+#define WIFSIGNALED(s) (WTERMSIG(s) != 0 && WTERMSIG(s) != 0x7f)
 
 /* ---- checkpoint (vkc / DragonFly) ---------------------------------------- */
 #define CKPT_FREEZE 1
@@ -436,6 +473,83 @@ int tcgetattr(int fd, struct termios *t);
 int tcsetattr(int fd, int when, const struct termios *t); /* TCSANOW/TCSADRAIN/TCSAFLUSH */
 void cfmakeraw(struct termios *t);
 int isatty(int fd);
+
+/* ---- UDP sockets and network interfaces ----------------------------------- */
+/* AF_INET + SOCK_DGRAM only (NETWORK.md "Sockets"). Linux numbers and layouts, so
+ * a program that uses only these (not netif_*) also runs under qemu-riscv32. */
+#define SYS_socket 198
+#define SYS_bind 200
+#define SYS_getsockname 204
+#define SYS_sendto 206
+#define SYS_recvfrom 207
+#define SYS_netif_get 520 /* vkc only */
+#define SYS_netif_set 521 /* vkc only */
+#define ENODEV 19
+#define ENOTSOCK 88
+#define EDESTADDRREQ 89
+#define EMSGSIZE 90
+#define EPROTONOSUPPORT 93
+#define EOPNOTSUPP 95
+#define EAFNOSUPPORT 97
+#define EADDRINUSE 98
+#define EADDRNOTAVAIL 99
+#define ENETDOWN 100
+#define ENETUNREACH 101
+#define AF_INET 2
+#define SOCK_DGRAM 2
+#define SOCK_NONBLOCK 0x800
+#define SOCK_CLOEXEC 0x80000
+#define IPPROTO_UDP 17
+#define INADDR_ANY 0u
+#define MSG_PEEK 0x2
+#define MSG_TRUNC 0x20
+#define MSG_DONTWAIT 0x40
+#define FIONREAD 0x541B
+#define FIONBIO 0x5421
+typedef uint32_t socklen_t;
+struct in_addr {
+  uint32_t s_addr; /* network order */
+};
+struct sockaddr_in {
+  uint16_t sin_family;
+  uint16_t sin_port; /* network order */
+  struct in_addr sin_addr;
+  uint8_t sin_zero[8];
+}; /* 16 bytes */
+struct sockaddr {
+  uint16_t sa_family;
+  char sa_data[14];
+};
+static inline uint16_t htons(uint16_t v) { return (uint16_t)((v << 8) | (v >> 8)); }
+static inline uint16_t ntohs(uint16_t v) { return htons(v); }
+static inline uint32_t htonl(uint32_t v) {
+  return (v >> 24) | ((v >> 8) & 0xff00u) | ((v << 8) & 0xff0000u) | (v << 24);
+}
+static inline uint32_t ntohl(uint32_t v) { return htonl(v); }
+int socket(int domain, int type, int protocol);
+int bind(int fd, const struct sockaddr *addr, socklen_t len);
+int getsockname(int fd, struct sockaddr *addr, socklen_t *len);
+ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr, socklen_t len);
+ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *len);
+/* "a.b.c.d" → *out (network order): 1, or 0 when it is not a dotted quad. */
+int inet_aton(const char *s, struct in_addr *out);
+/* Dotted quad of a into buf (16 bytes); returns buf. */
+char *inet_ntoa_r(struct in_addr a, char *buf);
+#define IFF_UP 1
+/* netif_get/netif_set (vkc only): interface `index` of the kernel; -ENODEV past the last.
+ * netif_set applies addr, mask and IFF_UP (root only). stats: rxFrames, rxBytes, rxDropped,
+ * txFrames, txBytes, txDropped, udpNoPort, udpQueueFull. */
+struct vk_netif {
+  char name[16];
+  uint8_t mac[6];
+  uint16_t mtu;
+  uint8_t addr[4];
+  uint8_t mask[4];
+  uint32_t flags;
+  uint32_t stats[8];
+}; /* 68 bytes */
+int netif_get(int index, struct vk_netif *out);
+int netif_set(int index, const struct vk_netif *in);
 
 /* ---- small helpers for example programs ---------------------------------- */
 /* FNV-1a, 32-bit. */

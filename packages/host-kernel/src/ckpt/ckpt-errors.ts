@@ -43,3 +43,14 @@ export class ThawExecutableMismatchError extends HostKernelError {
     );
   }
 }
+
+/**
+ * A kernel description (`describeKernel`'s output, e.g. decoded from a vkernel's memory) cannot
+ * be rebuilt: a field has the wrong type or range, or refers to something absent. The message
+ * names the field's path (`processes[1].lwps[0].regs`).
+ */
+export class RebuildError extends HostKernelError {
+  constructor(problem: string, options?: { cause?: unknown }) {
+    super("CKPT_REBUILD", `cannot rebuild the kernel: ${problem}`, options);
+  }
+}

@@ -16,6 +16,8 @@ import { DATA, spawnCode } from "../kernel-test-support.ts";
 import { SYS_exit, SYS_ioctl, SYS_openat, SYS_read, SYS_write } from "../syscall/syscall-numbers.ts";
 import { createStoreTarget } from "./ckpt-target.ts";
 import { memoryImages } from "./ckpt-test-support.ts";
+import { describeKernel, pageBytes } from "./describe.ts";
+import { rebuildKernel } from "./rebuild.ts";
 import { thawProcess } from "./thaw.ts";
 
 const [PATH, ONE, BRIDGE, BUF] = [DATA, DATA + 16, DATA + 32, DATA + 64];
@@ -89,5 +91,26 @@ describe("freeze and thaw of a process holding a tap", () => {
     await expect(thawProcess(images, w.id, {})).rejects.toThrow(
       /tap tap0: thaw it into a kernel with a network/,
     );
+  });
+
+  it("describeKernel / rebuildKernel keep the tap, its queued frame and its bridge too", async () => {
+    const bridges = new BridgeRegistry();
+    const link = bridges.create("br0").attach({ name: "wire", receive: () => {} });
+    const k = createKernel({ network: { bridges, taps: 1 } });
+    spawnCode(k, echoOnce(), data());
+    await k.run();
+    link.send(frame, k.now());
+    bridges.poll(k.now());
+    const desc = describeKernel(k, { pageRef: pageBytes });
+    expect(() => rebuildKernel(desc, {})).toThrow(/a tap needs a kernel with a network/);
+    const theirs = new BridgeRegistry();
+    const seen: Uint8Array[] = [];
+    theirs.create("br0").attach({ name: "wire", receive: (f) => seen.push(f) });
+    const rebuilt = rebuildKernel(desc, { network: { bridges: theirs, taps: 1 } });
+    expect(rebuilt.taps?.unit(0)?.config).toMatchObject({ up: true, bridge: "br0" });
+    const r = await rebuilt.run();
+    expect([r.reason, r.exitStatus]).toEqual(["exited", frame.length]);
+    theirs.poll(Number.MAX_SAFE_INTEGER);
+    expect(seen).toEqual([frame]);
   });
 });

@@ -8,8 +8,12 @@ export interface StoreTargetOptions {
   readonly embed?: boolean;
   /** Refs moved to every new image (default `["latest"]`). */
   readonly refs?: readonly string[];
-  /** Extra manifest extensions for every image (e.g. the host path of the executable). */
-  readonly extensions?: CborMap;
+  /**
+   * Extra manifest extensions for every image (e.g. the host path of the executable), or a
+   * function of the kernel and pid evaluated at each checkpoint, between slices (e.g. the CLI's
+   * `vkernel` section read from the frozen vkernel's memory).
+   */
+  readonly extensions?: CborMap | ((kernel: Kernel, pid: number) => CborMap);
   /** Called after each image is committed. */
   readonly onWritten?: (written: CheckpointWritten) => void;
 }
@@ -31,11 +35,13 @@ export function createStoreTarget(images: ImageStore, options: StoreTargetOption
         if (bytes !== undefined) embedded = await images.putBlob(bytes);
       }
       const previous = last.get(pid);
+      const extensions =
+        typeof options.extensions === "function" ? options.extensions(kernel, pid) : options.extensions;
       const frozen = freezeProcess(kernel, pid, {
         ...(previous !== undefined ? { parent: previous } : {}),
         callerTid: opts.callerTid ?? null,
         ...(embedded !== undefined ? { embedded } : {}),
-        ...(options.extensions !== undefined ? { extensions: options.extensions } : {}),
+        ...(extensions !== undefined ? { extensions } : {}),
       });
       const result = await images.writeImage(frozen.draft, frozen.pages, {
         refs: options.refs ?? ["latest"],

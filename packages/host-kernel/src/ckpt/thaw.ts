@@ -11,7 +11,9 @@ import { type FileOps, O_CREAT, O_EXCL, O_TRUNC, type OpenFile } from "../fs/fil
 import { Pipe, PipeReadOps, PipeWriteOps } from "../fs/pipe.ts";
 import { createKernel, type Kernel, type KernelOptions } from "../kernel.ts";
 import { NativeHart } from "../native/native-hart.ts";
-import type { NativeState } from "../native/native-types.ts";
+import type { NativeSignalFrame, NativeState } from "../native/native-types.ts";
+import { rebuildNetStack, rebuildSocket } from "../net/socket-image.ts";
+import type { LwpHart } from "../proc/proc-hart.ts";
 import { Lwp, type LwpState, Process, type SigInfo, type SleepMode } from "../proc/proc-types.ts";
 import { SI_KERNEL, SIGTHAW } from "../signal/signal-numbers.ts";
 import { VmObject } from "../vm/vm-object.ts";
@@ -36,8 +38,8 @@ import {
   ThawReadError,
 } from "./ckpt-errors.ts";
 import { fromImageEntryFlags } from "./ckpt-flags.ts";
+import { EXT_KEY, EXT_VERSION, PRNG_ALGORITHM } from "./ckpt-images.ts";
 import { fromSigSet } from "./ckpt-sigset.ts";
-import { EXT_KEY, EXT_VERSION, PRNG_ALGORITHM } from "./freeze.ts";
 
 export interface ThawOptions extends KernelOptions {
   /** What the LWP that froze itself with sys_checkpoint(FREEZE) sees as its result (default 1). */
@@ -240,7 +242,8 @@ function sha256(bytes: Uint8Array): string {
 
 // ---- building the kernel --------------------------------------------------------------------
 
-function sigInfos(values: readonly unknown[], into: Map<number, SigInfo>, path: string): void {
+/** Pending siginfo list of an image into `into` (checked reads). */
+export function sigInfos(values: readonly unknown[], into: Map<number, SigInfo>, path: string): void {
   for (const v of values) {
     const m = map(v as CborMap, path);
     const info: SigInfo = {
@@ -272,6 +275,15 @@ function build(plan: Plan, options: ThawOptions): Kernel {
       realtimeEpoch: options.realtimeEpoch ?? int(kx, "realtimeEpoch", "hostKernel", 0),
       files,
     });
+    // The network stack (interfaces, ARP state, ephemeral ports) when the process held sockets.
+    if (kx.net !== undefined) {
+      try {
+        rebuildNetStack(kernel, map(kx.net, "hostKernel.net"), "hostKernel.net");
+      } catch (error) {
+        if (error instanceof CborShapeError) throw error;
+        bad(firstLine(error));
+      }
+    }
     // Files the guest made (the restorer's imports stay as they are).
     for (const f of list(kx, "files", "hostKernel")) {
       const fm = map(f, "files[]");
@@ -355,6 +367,17 @@ function build(plan: Plan, options: ThawOptions): Kernel {
     for (const d of image.descriptors) {
       const [index, flags, offset] = shares.get(d.fd) ?? [-1 - d.fd, 0, 0];
       let file = described.get(index);
+      if (file === undefined && d.kind === "socket") {
+        try {
+          file = rebuildSocket(kernel, d, `descriptor ${d.fd}`);
+        } catch (error) {
+          bad(firstLine(error));
+          throw error;
+        }
+        file.flags = flags;
+        file.offset = offset;
+        described.set(index, file);
+      }
       if (file === undefined) {
         let ops: FileOps;
         if (d.kind === "tty") {
@@ -444,7 +467,7 @@ function build(plan: Plan, options: ThawOptions): Kernel {
     kernel.instructions = plan.manifest.clock.instructions;
 
     // 5. Scheduler, sleep queues, PRNG, tty, input: exactly as frozen.
-    restoreScheduler(kernel, kx, proc);
+    restoreScheduler(kernel, kx, (tid) => proc.lwps.find((l) => l.tid === tid));
     for (const q of list(kx, "sleepQueues", "hostKernel")) {
       const qm = map(q, "sleepQueues[]");
       kernel.sleepQueues.set(str(qm, "chan", "sleepQueues[]"), ints(qm, "tids", "sleepQueues[]"));
@@ -462,17 +485,22 @@ function build(plan: Plan, options: ThawOptions): Kernel {
   }
 }
 
-function buildLwp(kernel: Kernel, proc: Process, l: LwpImage, ext: CborMap, retval: number): Lwp {
+/**
+ * An LWP from its image and `hostKernel` extension: registers, TID, CPU, masks, pending signals,
+ * altstack, sleep and LR/SC reservation. RISC-V LWPs get the kernel's hart (`createHart`), native
+ * ones a NativeHart of the registered program. Not linked into the process or kernel.
+ */
+export function buildLwp(kernel: Kernel, proc: Process, l: LwpImage, ext: CborMap, retval: number): Lwp {
   const path = `lwp ${l.tid}`;
   const x = l.regs.slice(0, 32).map((v) => v >>> 0);
   const pc = (l.regs[32] ?? 0) >>> 0;
-  let hart: Hart | NativeHart;
+  let hart: LwpHart;
   if (l.native !== undefined) {
     const program = kernel.natives.get(proc.exe);
     if (program === undefined)
       throw new CborShapeError(`${path}: native program ${proc.exe} is not registered`);
     const n = map(l.native, `${path}.native`);
-    hart = new NativeHart(
+    const native = new NativeHart(
       program,
       {
         role: str(n, "role", path),
@@ -481,11 +509,15 @@ function buildLwp(kernel: Kernel, proc: Process, l: LwpImage, ext: CborMap, retv
       },
       { pid: proc.pid, tid: l.tid, vm: proc.vm },
     );
-    hart.started = bool(n, "started", path);
-    hart.setContext({ x, pc });
+    native.started = bool(n, "started", path);
+    const frames = signalFrames(n, `${path}.native`);
+    if (frames.length > 0) native.ctx.signalFrames = frames;
+    native.setContext({ x, pc });
+    hart = native;
   } else {
-    hart = new Hart(proc.vm, { x, pc });
-    hart.instret = int(ext, "instret", path);
+    hart = kernel.createHart(proc.vm);
+    hart.setContext({ x, pc });
+    if (hart instanceof Hart) hart.instret = int(ext, "instret", path);
   }
   const cpus = kernel.sched.cpus.length;
   const lwp = new Lwp(l.tid, proc, hart, int(ext, "cpu", path, 0, 63) % cpus);
@@ -516,7 +548,11 @@ function buildLwp(kernel: Kernel, proc: Process, l: LwpImage, ext: CborMap, retv
   return lwp;
 }
 
-function restoreScheduler(kernel: Kernel, kx: CborMap, proc: Process): void {
+/**
+ * The scheduler exactly as saved (round start, cursor, each CPU's queue, current LWP and use);
+ * with another CPU count a new round starts and runnable LWPs go to `cpu mod n`.
+ */
+export function restoreScheduler(kernel: Kernel, kx: CborMap, lwpOf: (tid: number) => Lwp | undefined): void {
   const sched = kernel.sched;
   const saved = list(kx, "cpuState", "hostKernel").map((c, i) => map(c, `cpuState[${i}]`));
   sched.roundStart = int(kx, "roundStart", "hostKernel");
@@ -540,12 +576,13 @@ function restoreScheduler(kernel: Kernel, kx: CborMap, proc: Process): void {
   }
   for (const c of saved) order.push(...ints(c, "queue", "cpuState[]"));
   for (const tid of order) {
-    const lwp = proc.lwps.find((l) => l.tid === tid);
+    const lwp = lwpOf(tid);
     if (lwp !== undefined && lwp.state === "runnable") sched.enqueue(tid, lwp.cpu);
   }
 }
 
-function restoreTty(kernel: Kernel, t: CborMap): void {
+/** The console tty: window size, modes, foreground group, typed-ahead input. */
+export function restoreTty(kernel: Kernel, t: CborMap): void {
   const tty = kernel.tty;
   const ws = ints(t, "winsize", "tty", 0, 0xffff);
   tty.winsize = { rows: ws[0] ?? 24, cols: ws[1] ?? 80, xpixel: ws[2] ?? 0, ypixel: ws[3] ?? 0 };
@@ -568,7 +605,8 @@ function restoreTty(kernel: Kernel, t: CborMap): void {
   tty.raw = [...bytes(t, "raw", "tty")];
 }
 
-function inputEvents(kx: CborMap): InputEvent[] {
+/** Scripted input not delivered yet. */
+export function inputEvents(kx: CborMap): InputEvent[] {
   return list(kx, "input", "hostKernel").map((e, i) => {
     const m = map(e, `input[${i}]`);
     const at = int(m, "at", `input[${i}]`);
@@ -584,7 +622,7 @@ function inputEvents(kx: CborMap): InputEvent[] {
 }
 
 /** The host-side tap config a freeze keeps beside a tap descriptor (see freeze.ts). */
-function tapConfig(
+export function tapConfig(
   v: CborValue | undefined,
   where: string,
 ): Partial<Pick<TapConfig, "up" | "bridge" | "maxQueue" | "baudrate">> {
@@ -595,4 +633,25 @@ function tapConfig(
   if (typeof m.maxQueue === "number") out.maxQueue = int(m, "maxQueue", where, 1, 65536);
   if (typeof m.baudrate === "number") out.baudrate = int(m, "baudrate", where, 0);
   return out;
+}
+
+/** The contexts a native signal handler interrupted (innermost last), checked. */
+export function signalFrames(n: CborMap, path: string): NativeSignalFrame[] {
+  return list(n, "signalFrames", path).map((v, i) => {
+    const p = `${path}.signalFrames[${i}]`;
+    const f = map(v, p);
+    const x = ints(f, "x", p, 0, NS);
+    if (x.length !== 32) throw new CborShapeError(`${p}.x: expected 32 registers`);
+    const mask = ints(f, "mask", p, 0, NS);
+    if (mask.length !== 2) throw new CborShapeError(`${p}.mask: expected [lo, hi]`);
+    return {
+      role: str(f, "role", p),
+      state: (f.state ?? null) as NativeState,
+      result: int(f, "result", p, -(2 ** 31), NS),
+      started: bool(f, "started", p),
+      x,
+      pc: int(f, "pc", p, 0, NS),
+      mask: [mask[0] as number, mask[1] as number],
+    };
+  });
 }

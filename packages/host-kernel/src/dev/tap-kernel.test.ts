@@ -5,9 +5,22 @@
 import { describe, expect, it } from "vitest";
 import { addi, ecall, li } from "../cpu/test-asm.ts";
 import { O_RDWR } from "../fs/file-types.ts";
-import { createKernel } from "../kernel.ts";
+import { createKernel, type Kernel } from "../kernel.ts";
 import { DATA, spawnCode } from "../kernel-test-support.ts";
-import { SYS_exit, SYS_ioctl, SYS_openat, SYS_read, SYS_write } from "../syscall/syscall-numbers.ts";
+import type { NativeProgram } from "../native/native-types.ts";
+import {
+  SYS_close,
+  SYS_exit,
+  SYS_exit_group,
+  SYS_ioctl,
+  SYS_lwp_create,
+  SYS_mmap2,
+  SYS_openat,
+  SYS_read,
+  SYS_sched_yield,
+  SYS_write,
+} from "../syscall/syscall-numbers.ts";
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../vm/vm-types.ts";
 import type { BridgePort } from "./bridge.ts";
 import { BridgeRegistry } from "./bridge-registry.ts";
 import { BROADCAST_MAC, localMac } from "./net-frame.ts";
@@ -103,5 +116,62 @@ describe("tap under the kernel's network option", () => {
     // The echo left the guest; it reaches the wire at the next delivery point.
     bridges.poll(Number.MAX_SAFE_INTEGER);
     expect(seen.map((s) => s.frame)).toEqual([frame]);
+  });
+
+  it("wakes every thread asleep in read when the last descriptor closes: the retried reads say EBADF", async () => {
+    const bridges = new BridgeRegistry();
+    const taps = new TapDevices(bridges);
+    const results: number[] = [];
+    let asleep = 0;
+    let k: Kernel | null = null;
+    const program: NativeProgram = {
+      main: "main",
+      threadRoles: ["reader"],
+      initialState: { step: 0, mem: 0, fd: -1 },
+      steps: {
+        main(ctx, env) {
+          const s = ctx.state as { step: number; mem: number; fd: number };
+          switch (s.step++) {
+            case 0:
+              return {
+                syscall: SYS_mmap2,
+                args: [0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0],
+              };
+            case 1:
+              s.mem = ctx.result >>> 0;
+              env.vm.copyout(s.mem, new TextEncoder().encode("/dev/tap0\0"));
+              return { syscall: SYS_openat, args: [AT_FDCWD, s.mem, O_RDWR, 0] };
+            case 2:
+              s.fd = ctx.result;
+              return { syscall: SYS_lwp_create, args: [0, 0, 0, s.fd, 0] };
+            case 3:
+              return { syscall: SYS_lwp_create, args: [0, 0, 0, s.fd, 0] };
+            case 4:
+            case 5:
+              return { syscall: SYS_sched_yield }; // both readers go to sleep in read(2)
+            case 6:
+              asleep = [...(k?.lwps.values() ?? [])].filter((l) => l.wchan === "tap:tap0:rx").length;
+              return { syscall: SYS_close, args: [s.fd] };
+            default:
+              if (results.length < 2 && s.step < 100) return { syscall: SYS_sched_yield };
+              return { syscall: SYS_exit_group, args: [0] };
+          }
+        },
+        reader(ctx) {
+          if (ctx.state === null) {
+            ctx.state = ctx.result; // the fd
+            return { syscall: SYS_read, args: [ctx.result, 0x1000_0000, 1514] };
+          }
+          results.push(ctx.result);
+          return { syscall: SYS_exit, args: [0] };
+        },
+      },
+    };
+    k = createKernel({ devices: taps.devNodes(1), natives: { "/bin/tapread": program } });
+    k.spawn({ path: "/bin/tapread" });
+    expect((await k.run()).reason).toBe("exited");
+    expect(asleep).toBe(2); // both readers were asleep in read(2) when main closed the fd
+    expect(results).toEqual([-9, -9]);
+    expect(taps.unit(0)?.isOpen).toBe(false);
   });
 });

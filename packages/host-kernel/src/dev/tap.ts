@@ -130,13 +130,17 @@ export class TapDevice implements BridgePort {
 
   /**
    * The last descriptor was closed: like DragonFly's tapclose, the interface goes down and its
-   * queue is flushed; it is also unplugged from its bridge. MTU, MAC and address persist.
+   * queue is flushed; it is also unplugged from its bridge. MTU, MAC and address persist. Every
+   * LWP asleep in read on it wakes and retries the read, which finds its descriptor closed and
+   * returns -EBADF (the vkernel's rx cothread leaves its read this way at a checkpoint).
    */
   close(): void {
+    const host = this.#host;
     this.setBridge("");
     this.config.up = false;
     this.queue.length = 0;
     this.#host = undefined;
+    host?.wakeup(this.rxChannel);
   }
 
   // ── BridgePort ──────────────────────────────────────────────────────────────────────────────

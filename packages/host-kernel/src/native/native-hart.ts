@@ -4,6 +4,7 @@ import {
   NATIVE_HANDLER_BASE,
   NATIVE_STEP_COST,
   type NativeEnv,
+  type NativeEnvBase,
   type NativeProgram,
   type NativeThreadContext,
 } from "./native-types.ts";
@@ -25,11 +26,24 @@ export class NativeHart implements LwpHart {
   /** True from the first step on (a0 then holds the result of a syscall). */
   started = false;
 
+  /** What each step sees: the identity it was built with, and tp read live from x4. */
+  readonly env: NativeEnv;
+
   constructor(
     readonly program: NativeProgram,
     readonly ctx: NativeThreadContext,
-    readonly env: NativeEnv,
-  ) {}
+    env: NativeEnvBase,
+  ) {
+    const x = this.x;
+    this.env = {
+      pid: env.pid,
+      tid: env.tid,
+      vm: env.vm,
+      get tp(): number {
+        return (x[4] ?? 0) >>> 0;
+      },
+    };
+  }
 
   run(_budget: number): Stop {
     if (this.pc === NATIVE_ECALL_PC) {

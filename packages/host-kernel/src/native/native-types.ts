@@ -41,12 +41,21 @@ export interface NativeAction {
   readonly args?: readonly number[];
 }
 
-/** What a step can reach besides syscalls: its process's memory. */
+/** What a step can reach besides syscalls: its process's memory and its own tp. */
 export interface NativeEnv {
   readonly pid: number;
   readonly tid: number;
   readonly vm: VmSpace;
+  /**
+   * The thread's tp register (x4, unsigned), read-only: lwp_create's `tls` argument for a thread
+   * it started, 0 for the main thread. Saved and restored with the registers, so a thawed thread
+   * sees the same value (the vkernel's `mycpu`, as DragonFly's `gd` through `%gs`).
+   */
+  readonly tp: number;
 }
+
+/** The identity part of `NativeEnv` a `NativeHart` is built with (tp is read from its registers). */
+export type NativeEnvBase = Omit<NativeEnv, "tp">;
 
 /**
  * A step function: look at `ctx` (including `ctx.result`), update `ctx.state`/`ctx.role`, and

@@ -104,6 +104,54 @@ describe("native programs", () => {
     expect(hart.ctx.role).toBe("main");
   });
 
+  it("shows each thread its tp as env.tp: lwp_create's tls, 0 for main; kept across a signal handler", async () => {
+    const seen: { role: string; tid: number; tp: number }[] = [];
+    const tpProgram: NativeProgram = {
+      main: "main",
+      threadRoles: ["cpu"],
+      handlerRoles: ["onusr1"],
+      steps: {
+        main(ctx, env) {
+          const step = (ctx.state as number | null) ?? 0;
+          ctx.state = step + 1;
+          if (step === 0) seen.push({ role: "main", tid: env.tid, tp: env.tp });
+          if (step < 2)
+            return { syscall: nr.SYS_lwp_create, args: [0, 0, 0x2000_0000 + step * 0x1000, step, 0] };
+          if (step < 6) return { syscall: nr.SYS_sched_yield };
+          return { syscall: nr.SYS_exit_group, args: [0] };
+        },
+        cpu(ctx, env) {
+          if (ctx.state === null) {
+            ctx.state = 0;
+            seen.push({ role: `cpu${ctx.result}`, tid: env.tid, tp: env.tp });
+            return { syscall: nr.SYS_rt_sigaction, args: [SIGUSR1, 0, 0, 8] };
+          }
+          if (ctx.state === 0) {
+            ctx.state = 1;
+            return { syscall: nr.SYS_tgkill, args: [env.pid, env.tid, SIGUSR1] };
+          }
+          seen.push({ role: "after", tid: env.tid, tp: env.tp });
+          return { syscall: nr.SYS_exit, args: [0] };
+        },
+        onusr1(_ctx, env) {
+          seen.push({ role: "handler", tid: env.tid, tp: env.tp });
+          return { syscall: nr.SYS_rt_sigreturn };
+        },
+      },
+    };
+    const k = createKernel({ natives: { "/boot/tp": tpProgram } });
+    const pid = k.spawn({ path: "/boot/tp" });
+    // Install the handler from the host side: SIGUSR1 → handler role 0.
+    const act = k.procs.get(pid)?.sigacts[SIGUSR1];
+    if (act !== undefined) act.handler = NATIVE_HANDLER_BASE;
+    expect((await k.run()).exitStatus).toBe(0);
+    const byTid = (tid: number) =>
+      seen.filter((s) => s.tid === tid).map((s) => `${s.role}:${s.tp.toString(16)}`);
+    expect(byTid(pid)).toEqual(["main:0"]);
+    expect(byTid(pid + 1)).toEqual(["cpu0:20000000", "handler:20000000", "after:20000000"]);
+    expect(byTid(pid + 2)).toEqual(["cpu1:20001000", "handler:20001000", "after:20001000"]);
+  });
+
   it("fails lwp_create for an unknown role with EINVAL", async () => {
     const bad: NativeProgram = {
       main: "main",

@@ -17,9 +17,11 @@ export interface SigInfo {
   code: number;
   /** si_addr for faults. */
   addr: number;
-  /** si_pid / si_uid for kill/tgkill. */
+  /** si_pid / si_uid for kill/tgkill (and SIGCHLD: the child). */
   pid: number;
   uid: number;
+  /** SIGCHLD only: si_status (the exit code, or the killing signal). */
+  status?: number;
 }
 
 /** sigaltstack state (stack_t). */
@@ -94,6 +96,13 @@ export class Process {
   stopped = false;
   /** Shell-style exit status (code & 0xff, or 128+signal) once a zombie. */
   exitStatus: number | null = null;
+  /** The signal that killed it (0: it exited), for waitid's CLD_KILLED. */
+  exitSignal = 0;
+  /**
+   * An orphan no process can reap (its init had exited): it does not keep `Kernel.run` going and
+   * is removed as soon as it exits (src/syscall/sys-fork.ts).
+   */
+  autoReap = false;
   comm: string;
   cred: Credentials = { uid: 0, gid: 0, euid: 0, egid: 0 };
   /** sigacts[sig] for 1..64 (index 0 unused). */

@@ -35,7 +35,8 @@ import { forceSignal, type SignalKernel } from "./signal-post.ts";
 
 /** What delivery needs from the kernel. */
 export interface DeliverKernel extends SignalKernel {
-  exitProcess(proc: Process, status: number): void;
+  /** `signal`: the signal that killed it (waitid reports CLD_KILLED). */
+  exitProcess(proc: Process, status: number, signal?: number): void;
   stopProcess(proc: Process): void;
 }
 
@@ -89,12 +90,12 @@ export function deliverSignals(k: DeliverKernel, lwp: Lwp): DeliverOutcome {
           k.stopProcess(proc);
           return "stopped";
         default:
-          k.exitProcess(proc, 128 + sig);
+          k.exitProcess(proc, 128 + sig, sig);
           return "dead";
       }
     }
     if (!pushFrame(lwp, sig, info)) {
-      k.exitProcess(proc, 128 + SIGSEGV);
+      k.exitProcess(proc, 128 + SIGSEGV, SIGSEGV);
       return "dead";
     }
     return "run";

@@ -54,6 +54,7 @@ export function encodeFrame(info: SigInfo, ctx: HartContext, oldMask: bigint, al
   else {
     v.setInt32(12, info.pid, true);
     v.setUint32(16, info.uid >>> 0, true);
+    if (info.status !== undefined) v.setInt32(20, info.status, true); // SIGCHLD's si_status
   }
   const uc = SIGINFO_SIZE;
   v.setUint32(uc + UC_STACK, alt.sp >>> 0, true);

@@ -34,7 +34,16 @@ export const ERANGE = 34;
 export const ENAMETOOLONG = 36;
 export const ENOSYS = 38;
 export const ENOTEMPTY = 39;
+export const ENOTSOCK = 88;
+export const EDESTADDRREQ = 89;
+export const EMSGSIZE = 90;
+export const EPROTONOSUPPORT = 93;
 export const EOPNOTSUPP = 95;
+export const EAFNOSUPPORT = 97;
+export const EADDRINUSE = 98;
+export const EADDRNOTAVAIL = 99;
+export const ENETDOWN = 100;
+export const ENETUNREACH = 101;
 export const ETIMEDOUT = 110;
 
 /**

@@ -20,6 +20,14 @@ export function sys_getpid(_k: Kernel, lwp: Lwp): SyscallResult {
   return lwp.proc.pid;
 }
 
+/**
+ * getppid(): the parent's pid — init's once the parent has exited, 0 for a spawned process (and
+ * for an orphan that outlived init).
+ */
+export function sys_getppid(_k: Kernel, lwp: Lwp): SyscallResult {
+  return lwp.proc.ppid;
+}
+
 export function sys_gettid(_k: Kernel, lwp: Lwp): SyscallResult {
   return lwp.tid;
 }
@@ -34,7 +42,7 @@ export function sys_sched_yield(k: Kernel, lwp: Lwp): SyscallResult {
  * lwp_create(entry, stack_top, tls, arg, tid_addr) → tid. The new LWP starts at `entry` with
  * sp = stack_top, tp = tls, a0 = arg, gp copied from the creator, every other register 0, the
  * creator's signal mask, nothing pending, no altstack. In a native process `entry` indexes the
- * program's `threadRoles`.
+ * program's `threadRoles` and `tls` is the thread's tp (its steps read it as `env.tp`).
  */
 export function sys_lwp_create(k: Kernel, lwp: Lwp, a: SyscallArgs): SyscallResult {
   const [entry, stackTop, tls, arg, tidAddr] = a as [number, number, number, number, number];
@@ -48,6 +56,7 @@ export function sys_lwp_create(k: Kernel, lwp: Lwp, a: SyscallArgs): SyscallResu
     if (role === undefined) return -EINVAL;
     k.nextId += 1;
     child = k.addNativeThread(proc, program, role, null, arg, tid);
+    child.hart.x[4] = tls | 0; // env.tp
   } else {
     const hart = k.createHart(proc.vm);
     hart.pc = entry;

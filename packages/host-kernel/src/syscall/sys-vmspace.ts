@@ -22,7 +22,15 @@ import {
   MAP_VPAGETABLE,
   VMSPACE_CTL_RUN,
 } from "../vm/vmspace-guest.ts";
-import { GUEST_FRAME_SIZE, loadGuestFrame, storeGuestFrame } from "../vm/vmspace-guest-frame.ts";
+import {
+  FRAME_BUDGET,
+  FRAME_FLAGS,
+  FRAME_RETIRED,
+  GUEST_FRAME_SIZE,
+  loadGuestFrame,
+  storeGuestFrame,
+  VMFRAME_SAME_CONTEXT,
+} from "../vm/vmspace-guest-frame.ts";
 import { runGuest } from "../vm/vmspace-guest-run.ts";
 import { EEXIST, EFAULT, EINVAL, ENOENT, ENOMEM } from "./errno.ts";
 import type { SyscallArgs, SyscallResult } from "./syscall-types.ts";
@@ -162,13 +170,31 @@ export function sys_vmspace_ctl(k: Kernel, lwp: Lwp, a: SyscallArgs): SyscallRes
   if (typeof frame === "number") return frame;
   const hart = table(k, proc).hartFor(lwp.tid, vm);
   loadGuestFrame(hart, frame.bytes, frame.offset);
-  hart.mem.reservations.clear(hart); // a new guest context holds no LR reservation
+  // A new guest context holds no LR reservation; frame word 156 bit 0 (H3) says "the same guest
+  // context as this LWP's last run": its reservation survives, as it would on a hart of its own.
+  const flags = new DataView(frame.bytes.buffer, frame.bytes.byteOffset).getUint32(
+    frame.offset + FRAME_FLAGS,
+    true,
+  );
+  if ((flags & VMFRAME_SAME_CONTEXT) === 0) hart.mem.reservations.clear(hart);
   const cpu = k.sched.cpus[lwp.cpu];
-  const budget = cpu === undefined ? 0 : k.sched.quantum - cpu.used;
+  const slice = cpu === undefined ? 0 : k.sched.quantum - cpu.used;
+  // Frame word 148 (H3): the caller's own budget, 0 = the rest of the slice.
+  const asked = new DataView(frame.bytes.buffer, frame.bytes.byteOffset).getUint32(
+    frame.offset + FRAME_BUDGET,
+    true,
+  );
+  const budget = asked === 0 ? slice : Math.min(slice, asked);
   const { trap, retired } = runGuest(hart, budget);
   if (cpu !== undefined) cpu.used += retired;
   k.instructions += retired;
   storeGuestFrame(hart, trap, frame.bytes, frame.offset);
+  // Frame word 152 (H3): instructions the guest retired in this run.
+  new DataView(frame.bytes.buffer, frame.bytes.byteOffset).setUint32(
+    frame.offset + FRAME_RETIRED,
+    retired,
+    true,
+  );
   if (frame.direct) proc.vm.reservations.breakOverlapping(frameAddr >>> 0, GUEST_FRAME_SIZE);
   else proc.vm.copyout(frameAddr, frame.bytes);
   // Like a hart that used up its slice: the caller goes to the tail of its CPU's queue.

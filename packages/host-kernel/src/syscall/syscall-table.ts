@@ -1,9 +1,20 @@
 import { sys_checkpoint } from "./sys-ckpt.ts";
 import { sys_close, sys_ioctl, sys_llseek, sys_openat, sys_pipe2, sys_read, sys_write } from "./sys-file.ts";
+import { sys_clone, sys_waitid } from "./sys-fork.ts";
+import {
+  sys_bind,
+  sys_getsockname,
+  sys_netif_get,
+  sys_netif_set,
+  sys_recvfrom,
+  sys_sendto,
+  sys_socket,
+} from "./sys-net.ts";
 import {
   sys_exit,
   sys_exit_group,
   sys_getpid,
+  sys_getppid,
   sys_gettid,
   sys_lwp_create,
   sys_sched_yield,
@@ -44,6 +55,7 @@ export const syscallTable = new Map<number, SyscallHandler>([
   [nr.SYS_write, sys_write],
   [nr.SYS_exit, sys_exit],
   [nr.SYS_exit_group, sys_exit_group],
+  [nr.SYS_waitid, sys_waitid],
   [nr.SYS_sched_yield, sys_sched_yield],
   [nr.SYS_kill, sys_kill],
   [nr.SYS_tgkill, sys_tgkill],
@@ -52,9 +64,11 @@ export const syscallTable = new Map<number, SyscallHandler>([
   [nr.SYS_rt_sigprocmask, sys_rt_sigprocmask],
   [nr.SYS_rt_sigreturn, sys_rt_sigreturn],
   [nr.SYS_getpid, sys_getpid],
+  [nr.SYS_getppid, sys_getppid],
   [nr.SYS_gettid, sys_gettid],
   [nr.SYS_brk, sys_brk],
   [nr.SYS_munmap, sys_munmap],
+  [nr.SYS_clone, sys_clone],
   [nr.SYS_mmap2, sys_mmap2],
   [nr.SYS_mprotect, sys_mprotect],
   [nr.SYS_clock_gettime64, sys_clock_gettime64],
@@ -69,6 +83,13 @@ export const syscallTable = new Map<number, SyscallHandler>([
   [nr.SYS_vmspace_munmap, sys_vmspace_munmap],
   [nr.SYS_vmspace_mcontrol, sys_vmspace_mcontrol],
   [nr.SYS_vmspace_ctl, sys_vmspace_ctl],
+  [nr.SYS_socket, sys_socket],
+  [nr.SYS_bind, sys_bind],
+  [nr.SYS_getsockname, sys_getsockname],
+  [nr.SYS_sendto, sys_sendto],
+  [nr.SYS_recvfrom, sys_recvfrom],
+  [nr.SYS_netif_get, sys_netif_get],
+  [nr.SYS_netif_set, sys_netif_set],
 ]);
 
 /** Add a handler for a new number (later issues: sys_checkpoint, vmspace_*). */

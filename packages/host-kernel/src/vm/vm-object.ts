@@ -16,6 +16,23 @@ export function nextStamp(): number {
 export type VmObjectKind = "anon" | "file";
 
 /**
+ * Where an object's pages come from when it has a backend (H1, the vkernel's inner kernel): each
+ * page is a page of someone else's memory (memimage) with a physical page number. Pages shared
+ * copy-on-write after `copy` are counted by the backend (`ref`/`release`). Without a backend an
+ * object allocates plain arrays, as before.
+ */
+export interface VmPageBackend {
+  /** A fresh page (its bytes zeroed by the backend) and its physical page number. */
+  alloc(): { page: Uint8Array; phys: number };
+  /** One more object holds page `phys` (a copy-on-write share). */
+  ref(phys: number): void;
+  /** One object no longer holds page `phys`; the last release frees it. */
+  release(phys: number): void;
+  /** Page `phys` was (or is about to be) written: e.g. set the owner's dirty bit. */
+  written(phys: number): void;
+}
+
+/**
  * A VM object: a sparse array of 4 KiB pages. Anonymous objects start as zeros; file objects start
  * as a copy-on-read view of `source` (VFS bytes; the object never writes them back).
  *
@@ -49,6 +66,10 @@ export class VmObject {
    * makes every hart on the space flush its whole TLB).
    */
   private readonly zeroLent = new Set<number>();
+  /** The page backend (null: plain arrays). Set by the object factory (`VmObjectIds.backend`). */
+  backend: VmPageBackend | null = null;
+  /** With a backend: the physical page number of each materialized page. */
+  readonly phys = new Map<number, number>();
 
   constructor(
     id: number,
@@ -69,8 +90,31 @@ export class VmObject {
     const page = this.pages.get(index);
     if (page !== undefined) return page;
     if (this.source !== null) return this.materializeFromSource(index);
+    if (this.backend !== null) return this.newPage(index);
     this.zeroLent.add(index);
     return ZERO_PAGE;
+  }
+
+  /** A fresh zero page at `index` (from the backend when there is one). */
+  private newPage(index: number): Uint8Array {
+    let page: Uint8Array;
+    if (this.backend !== null) {
+      const got = this.backend.alloc();
+      page = got.page;
+      this.phys.set(index, got.phys);
+    } else page = new Uint8Array(PAGE_SIZE);
+    this.pages.set(index, page);
+    return page;
+  }
+
+  /** Drop the page at `index` (its backend page is released). */
+  private dropPage(index: number): void {
+    this.pages.delete(index);
+    const phys = this.phys.get(index);
+    if (phys !== undefined) {
+      this.phys.delete(index);
+      this.backend?.release(phys);
+    }
   }
 
   /** The page for writing: private to this object and marked dirty. */
@@ -79,28 +123,42 @@ export class VmObject {
     if (page === undefined) {
       if (this.source !== null) page = this.materializeFromSource(index);
       else {
-        page = new Uint8Array(PAGE_SIZE);
-        this.pages.set(index, page);
+        page = this.newPage(index);
         // A hart may hold ZERO_PAGE for this index in its read TLB: make it re-translate.
         if (this.zeroLent.delete(index)) this.generation = nextStamp();
       }
     } else if (this.cow.has(index)) {
-      page = page.slice();
-      this.pages.set(index, page);
+      const shared = page;
+      const sharedPhys = this.phys.get(index);
+      if (this.backend !== null) {
+        page = this.newPage(index);
+        page.set(shared);
+        if (sharedPhys !== undefined) this.backend.release(sharedPhys);
+      } else {
+        page = shared.slice();
+        this.pages.set(index, page);
+      }
       this.cow.delete(index);
       // Readers may still cache the shared array.
       this.generation = nextStamp();
     }
     this.dirty.add(index);
+    if (this.backend !== null) {
+      const phys = this.phys.get(index);
+      if (phys !== undefined) this.backend.written(phys);
+    }
     return page;
   }
 
   private materializeFromSource(index: number): Uint8Array {
-    const page = new Uint8Array(PAGE_SIZE);
+    const page = this.newPage(index);
     const source = this.source as Uint8Array;
     const from = this.sourceOffset + index * PAGE_SIZE;
-    if (from < source.length) page.set(source.subarray(from, Math.min(from + PAGE_SIZE, source.length)));
-    this.pages.set(index, page);
+    if (from < source.length) {
+      page.set(source.subarray(from, Math.min(from + PAGE_SIZE, source.length)));
+      const phys = this.phys.get(index);
+      if (phys !== undefined) this.backend?.written(phys);
+    }
     return page;
   }
 
@@ -114,7 +172,7 @@ export class VmObject {
   freePages(from: number, to: number): void {
     for (const index of [...this.pages.keys()]) {
       if (index >= from && index < to) {
-        this.pages.delete(index);
+        this.dropPage(index);
         this.cow.delete(index);
         this.dirty.delete(index);
       }
@@ -131,10 +189,16 @@ export class VmObject {
     twin.source = this.source;
     twin.sourcePath = this.sourcePath;
     twin.sourceOffset = this.sourceOffset;
+    twin.backend = this.backend;
     for (const [index, page] of this.pages) {
       twin.pages.set(index, page);
       twin.cow.add(index);
       this.cow.add(index);
+      const phys = this.phys.get(index);
+      if (phys !== undefined) {
+        twin.phys.set(index, phys);
+        this.backend?.ref(phys);
+      }
     }
     for (const index of this.dirty) twin.dirty.add(index);
     this.generation = nextStamp();

@@ -8,7 +8,7 @@ import {
   ReservationSet,
 } from "../cpu/cpu-types.ts";
 import { EFAULT, EINVAL, ENOMEM } from "../syscall/errno.ts";
-import { nextStamp, VmObject } from "./vm-object.ts";
+import { nextStamp, VmObject, type VmPageBackend } from "./vm-object.ts";
 import {
   ENTRY_ANON,
   ENTRY_COW,
@@ -45,6 +45,11 @@ export interface VmMapEntry {
 /** Allocates VM object ids; shared by all vmspaces of a kernel so ids are unique. */
 export class VmObjectIds {
   next = 1;
+  /**
+   * The page backend of every object made through this factory (null: plain arrays). A kernel
+   * whose pages live in another kernel's memory (the vkernel's inner kernel) sets it.
+   */
+  backend: VmPageBackend | null = null;
   take(): number {
     const id = this.next;
     this.next += 1;
@@ -110,7 +115,9 @@ export class VmSpace implements MemoryTranslator {
   }
 
   newAnonObject(sizePages: number): VmObject {
-    return new VmObject(this.ids.take(), "anon", sizePages);
+    const object = new VmObject(this.ids.take(), "anon", sizePages);
+    object.backend = this.ids.backend;
+    return object;
   }
 
   /** The entry containing `addr`, or undefined. */
@@ -257,6 +264,9 @@ export class VmSpace implements MemoryTranslator {
       if (start < 0) return start;
     }
     const object = req.object ?? this.newAnonObject(len >>> PAGE_SHIFT);
+    // Objects made outside the factory (file mappings) take its backend while still empty.
+    if (object.backend === null && this.ids.backend !== null && object.refs === 0 && object.pages.size === 0)
+      object.backend = this.ids.backend;
     object.refs += 1;
     this.insert({
       start,

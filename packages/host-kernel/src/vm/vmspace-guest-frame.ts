@@ -13,7 +13,9 @@ import type { HartContext } from "../cpu/cpu-types.ts";
  * | 136 | value (fault address, instruction bits, or the guest's a7 for a syscall) |
  * | 140 | signo the vkernel should post for the trap (SIGSEGV, SIGBUS, SIGILL, SIGTRAP; else 0) |
  * | 144 | si_code (SEGV_MAPERR, SEGV_ACCERR, BUS_ADRERR, BUS_ADRALN, ILL_ILLOPC, TRAP_BRKPT; else 0) |
- * | 148..159 | reserved (written as 0) |
+ * | 148 | in: budget, at most this many guest instructions (0 = the rest of the slice); written as 0 |
+ * | 152 | out: instructions the guest retired in this run |
+ * | 156 | in: flags, bit 0 VMFRAME_SAME_CONTEXT (keep the LR reservation); written as 0 |
  */
 export const GUEST_FRAME_SIZE = 160;
 export const FRAME_PC = 128;
@@ -21,6 +23,14 @@ export const FRAME_CAUSE = 132;
 export const FRAME_VALUE = 136;
 export const FRAME_SIGNO = 140;
 export const FRAME_CODE = 144;
+/** In: the caller's instruction budget for this run (0 = the rest of its slice). */
+export const FRAME_BUDGET = 148;
+/** Out: instructions retired by the run. */
+export const FRAME_RETIRED = 152;
+/** In: VMFRAME_* flags. */
+export const FRAME_FLAGS = 156;
+/** The run continues the same guest context as this LWP's last run: keep its LR reservation. */
+export const VMFRAME_SAME_CONTEXT = 1;
 
 /** How a guest run ended (the frame's trailer). */
 export interface GuestTrap {
