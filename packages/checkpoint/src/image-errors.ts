@@ -131,3 +131,13 @@ export class InvalidArgumentError extends CheckpointError {
     super("INVALID_ARGUMENT", `${what}: ${problem}`);
   }
 }
+
+/** The store lacks a capability the operation needs (e.g. synchronous reads, for a lazy restore). */
+export class UnsupportedStoreError extends CheckpointError {
+  constructor(
+    readonly store: string,
+    problem: string,
+  ) {
+    super("UNSUPPORTED_STORE", `${store}: ${problem}`);
+  }
+}

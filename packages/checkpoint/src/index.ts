@@ -19,6 +19,7 @@ export {
   ParentChainError,
   SignatureError,
   UnsupportedFormatError,
+  UnsupportedStoreError,
   UnsupportedVersionError,
 } from "./image-errors.ts";
 export {
@@ -97,6 +98,7 @@ export {
   MAX_KEY_BYTES,
   supportsPutStream,
 } from "./store/blob-store.ts";
+export { type BlobStoreSyncRead, supportsSyncRead } from "./store/blob-store-sync.ts";
 export { createImageStore, pageHashAt, pageMapEntries } from "./store/image-store.ts";
 export type {
   CopyOptions,
@@ -119,4 +121,5 @@ export {
   type MemoryStoreStats,
 } from "./store/memory-store.ts";
 export { walkParentChain } from "./store/store-chain.ts";
+export { type LazyPageReader, type LazyPageRef, lazyPageReader } from "./store/store-lazy.ts";
 export type { StoreStats } from "./store/store-stats.ts";

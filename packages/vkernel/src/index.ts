@@ -28,3 +28,9 @@ export {
   validateConfig,
 } from "./vkernel-config.ts";
 export { createVkernelProgram } from "./vkernel-program.ts";
+export {
+  readVkernelView,
+  type VkernelProcessView,
+  type VkernelThreadView,
+  type VkernelView,
+} from "./vkernel-view.ts";

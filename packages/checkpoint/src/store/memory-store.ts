@@ -1,4 +1,5 @@
 import { assertValidKey, type BlobStore, type BlobStoreStreaming } from "./blob-store.ts";
+import type { BlobStoreSyncRead } from "./blob-store-sync.ts";
 
 /**
  * Request and byte counters of a memory store. Every call on a valid key counts as one request,
@@ -28,7 +29,7 @@ export interface MemoryStoreOptions {
   listPageSize?: number;
 }
 
-export interface MemoryStore extends BlobStore, BlobStoreStreaming {
+export interface MemoryStore extends BlobStore, BlobStoreStreaming, BlobStoreSyncRead {
   /** Live counters, for tests and benchmarks. */
   readonly stats: MemoryStoreStats;
   /** Set every counter back to zero. */
@@ -152,6 +153,17 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): MemoryStore {
       assertValidKey(key);
       count("gets");
       return read(key);
+    },
+
+    getRangeSync(key, offset, length) {
+      assertValidKey(key);
+      checkRange(offset, length);
+      count("getRanges");
+      const value = blobs.get(key);
+      if (value === undefined) return undefined;
+      const slice = value.slice(Math.min(offset, value.byteLength), Math.min(offset + length, value.byteLength));
+      stats.bytesRead += slice.byteLength;
+      return slice;
     },
 
     async getRange(key, offset, length) {

@@ -1,5 +1,5 @@
 import { createSocket } from "node:dgram";
-import { appendFileSync, copyFileSync, existsSync, mkdtempSync } from "node:fs";
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, onTestFinished, test } from "vitest";
@@ -182,6 +182,54 @@ describe("vkc boot", () => {
     // The slice cannot resume its guest after a thaw (its guest vmspace is gone): it panics.
     expect(events(restored.stdout()).find((e) => e.event === "exit")).toMatchObject({ status: 70 });
     expect(code).toBe(70);
+  });
+
+  test("a 2-vCPU vkernel checkpointed by its own protocol and restored finishes as an uninterrupted boot", async () => {
+    const dir = tmp();
+    const store = `file:${join(dir, "store")}`;
+    const guestArgs = ["--", guest("threads"), "4", "500"];
+    const whole = captureIO();
+    expect(
+      await main(
+        ["boot", "--vcpus", "2", "--json", "--console", join(dir, "whole.txt"), ...guestArgs],
+        whole,
+      ),
+    ).toBe(0);
+    const total = Number(events(whole.stdout()).find((e) => e.event === "exit")?.instructions);
+    const at = String(Math.floor(total * 0.4));
+
+    const first = captureIO();
+    const flags = [
+      "--vcpus",
+      "2",
+      "--json",
+      "--store",
+      store,
+      "--checkpoint-at",
+      at,
+      "--exit-after-checkpoint",
+    ];
+    expect(
+      await main(["boot", ...flags, "--console", join(dir, "a.txt"), ...guestArgs], first),
+      first.stderr(),
+    ).toBe(0);
+    expect(events(first.stdout())[0]).toMatchObject({ event: "checkpoint" });
+
+    const show = captureIO();
+    expect(await main(["images", "show", "latest", "--store", store, "--json"], show)).toBe(0);
+    const view = events(show.stdout())[0]?.vkernel as { vcpus: number; processes: { threads: unknown[] }[] };
+    expect(view.vcpus).toBe(2);
+    expect(view.processes[0]?.threads.length).toBeGreaterThan(1);
+
+    const restored = captureIO();
+    const code = await main(
+      ["restore", "--json", "--store", store, "--console", join(dir, "b.txt"), "latest"],
+      restored,
+    );
+    expect(code, restored.stderr()).toBe(0);
+    const text = (f: string) => readFileSync(join(dir, f), "utf8");
+    expect(text("a.txt") + text("b.txt")).toBe(text("whole.txt"));
+    expect(text("whole.txt")).toMatch(/threads: ok/);
   });
 
   test("restore refuses a guest ELF that changed since the boot, in one line, writing nothing", async () => {

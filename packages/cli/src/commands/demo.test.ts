@@ -18,8 +18,9 @@ test("vkc demo runs the tour and every restored run matches the uninterrupted on
   expect(r.status).toBe(0);
   expect(r.stdout).toMatch(/vkc demo showed:/);
   const restored = r.stdout.split("\n").filter((l) => /restored in a new process/.test(l));
-  // run: from the file store and the S3 server; boot: from the file store once the vkernel checkpoints.
-  expect(restored.length).toBeGreaterThanOrEqual(2);
+  // vkc run and vkc boot, each from the file store and from the embedded S3 server.
+  expect(restored).toHaveLength(4);
+  expect(restored.filter((l) => /host instructions \(SIGCKPT\)/.test(l))).toHaveLength(2);
   expect(r.stdout).toMatch(/in the vkernel: exit 0, total \d+, checksum 0x[0-9a-f]+, ok/);
   expect(r.stdout).toMatch(/runs unchanged as a virtual process of a 2-vCPU vkernel/);
   for (const line of restored) {

@@ -50,6 +50,17 @@ const view = {
       threads: [
         { tid: 1, state: "runnable", pc: 0x10074, regs: [0, 0x1111, 0x7ffff000, 0, 0x2000] },
         { tid: 2, state: "sleeping", pc: 0x10100, regs: { sp: 0x7fffe000, a0: 5 } },
+        {
+          tid: 3,
+          state: "runnable",
+          pc: 0x10200,
+          sp: 0x7fffd000,
+          tp: 0x3000,
+          ra: 0x10,
+          a0: 7,
+          a7: 93,
+          exitStatus: 1,
+        },
       ],
     },
   ],
@@ -79,6 +90,10 @@ describe("vkc images show: the vkernel section", () => {
     expect(text).toMatch(/ra 0x00001111/);
     expect(text).toMatch(/thread 2: pc 0x00010100 sp 0x7fffe000 tp 0x00000000 sleeping/);
     expect(text).toMatch(/a0 0x00000005/);
+    // The vkernel package's own shape: registers as fields of the thread.
+    expect(text).toMatch(
+      /thread 3: pc 0x00010200 sp 0x7fffd000 tp 0x00003000 runnable\n\s+ra 0x00000010\s+a0 0x00000007\s+a7 0x0000005d$/m,
+    );
     const short = renderVkernelText(vkernelSectionFrom(manifest, boot, view), false).join("\n");
     expect(short).not.toMatch(/ra 0x/);
   });
@@ -98,7 +113,7 @@ describe("vkc images show: the vkernel section", () => {
     expect(html).toContain('data-vk-vcpus="2"');
     expect(html).toContain('data-vk-resident-pages="3"');
     expect(html).toContain('data-vk-processes="1"');
-    expect(html.match(/class="vk-thread"/g)).toHaveLength(2);
+    expect(html.match(/class="vk-thread"/g)).toHaveLength(3);
   });
 
   test("an image that is not a vkernel has no section", async () => {

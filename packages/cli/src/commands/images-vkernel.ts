@@ -4,6 +4,9 @@ import { readVkernelView } from "./boot-vkernel.ts";
 import { formatBytes, hex32 } from "./images-format.ts";
 import { dataAttrs, escapeHtml } from "./images-html-page.ts";
 
+/** A register's name: pc, or an ABI name of x1..x31 (ra, sp, gp, tp, t0-t6, s0-s11, a0-a7, fp). */
+const REG_FIELD = /^(pc|ra|sp|gp|tp|fp|t[0-6]|s[0-9]|s1[01]|a[0-7])$/;
+
 /** memimage's address in the vkernel's own address space (vmspace0). */
 const MEMIMG_BASE = 0x4000_0000;
 
@@ -111,9 +114,9 @@ function threadRow(t: Record<string, unknown>): VkernelThreadRow {
   } else if (isRecord(raw)) {
     for (const [name, v] of Object.entries(raw)) if (typeof v === "number") regs[name] = v;
   }
-  for (const name of ["pc", "sp", "tp"]) {
-    const v = t[name];
-    if (typeof v === "number") regs[name] = v;
+  // Registers the view gives as fields of the thread (pc, sp, tp, ra, a0, ...).
+  for (const [name, v] of Object.entries(t)) {
+    if (typeof v === "number" && name !== "tid" && REG_FIELD.test(name)) regs[name] = v;
   }
   return { tid: numberField(t, ["tid"]) ?? 0, state: String(t.state ?? "?"), regs };
 }

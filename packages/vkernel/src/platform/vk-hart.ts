@@ -43,6 +43,8 @@ export class VkHart implements LwpHart {
   wantsRun = false;
   budget = 0;
   pendingTrap: PendingTrap | null = null;
+  /** Guest instructions retired by this LWP so far (debugging aid, like a hart's `instret`). */
+  instret = 0;
 
   constructor(readonly vm: VmSpace) {}
 
@@ -52,7 +54,9 @@ export class VkHart implements LwpHart {
     if (t !== null && t.pc === this.pc) {
       this.wantsRun = false;
       this.retired = t.retired;
-      return this.stopFor(t);
+      const stop = this.stopFor(t);
+      this.instret += this.retired;
+      return stop;
     }
     this.wantsRun = true;
     this.budget = budget;
