@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { interpreterBenchmark } from "./bench-interp.ts";
 import { interpreterMicroBenchmark } from "./bench-interp-micro.ts";
+import { lazyBenchmark } from "./bench-lazy.ts";
 import { storeBenchmark } from "./bench-store.ts";
 import { vkernelBenchmark } from "./bench-vkernel.ts";
 import { type Benchmark, type BenchRow, formatTable } from "./harness.ts";
@@ -17,6 +18,7 @@ const benchmarks: Benchmark[] = [
   interpreterBenchmark,
   interpreterMicroBenchmark,
   storeBenchmark,
+  lazyBenchmark,
   vkernelBenchmark,
 ];
 

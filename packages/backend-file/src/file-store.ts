@@ -13,10 +13,11 @@ import {
   unlink,
 } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import type { BlobStore, BlobStoreStreaming } from "@vkc/checkpoint";
+import type { BlobStore, BlobStoreStreaming, BlobStoreSyncRead } from "@vkc/checkpoint";
 import { errnoOf, FileStoreIOError, toStoreError } from "./file-store-errors.ts";
 import { isInside, type KeyPath, keyPath, TEMP_DIR } from "./file-store-layout.ts";
 import { prefixStart, walkKeys } from "./file-store-list.ts";
+import { createSyncRangeReader } from "./file-store-sync.ts";
 
 export interface FileStoreOptions {
   /** The store's directory; made (with parents) on the first write. */
@@ -29,7 +30,7 @@ export interface FileStoreOptions {
   fsync?: boolean;
 }
 
-export interface FileStore extends BlobStore, BlobStoreStreaming {
+export interface FileStore extends BlobStore, BlobStoreStreaming, BlobStoreSyncRead {
   /** The absolute root directory. */
   readonly root: string;
   /**
@@ -112,6 +113,7 @@ export function createFileStore(options: FileStoreOptions): FileStore {
   let realRoot: Promise<string> | undefined;
 
   const fail = (operation: string, key: string, error: unknown) => toStoreError(name, operation, key, error);
+  const syncReader = createSyncRangeReader(root, name);
 
   /** Directory syncs by path: the one running, and the one waiting to start after it. */
   const dirSyncs = new Map<
@@ -416,6 +418,8 @@ export function createFileStore(options: FileStoreOptions): FileStore {
       }
     },
 
+    getRangeSync: (key, offset, length) => syncReader.getRangeSync(key, offset, length),
+
     head: (key) => head(key),
 
     async has(key) {
@@ -484,7 +488,8 @@ export function createFileStore(options: FileStoreOptions): FileStore {
     },
 
     async close() {
-      // No handle outlives a call: nothing to release.
+      // No handle outlives a call, except the pack files synchronous reads keep open.
+      syncReader.close();
     },
   };
 }

@@ -20,6 +20,33 @@ describe("startEmbeddedS3", () => {
     await s3.close();
   });
 
+  it("uploads with UNSIGNED-PAYLOAD and a CRC32 checksum: no SHA-256 of the body on either side", async () => {
+    const s3 = await startEmbeddedS3();
+    const headersOf = (store: ReturnType<typeof s3.store>) => {
+      const seen: Record<string, string>[] = [];
+      store.client.middlewareStack.add(
+        (next) => async (args) => {
+          seen.push({ ...(args.request as { headers: Record<string, string> }).headers });
+          return next(args);
+        },
+        { step: "finalizeRequest", priority: "low" },
+      );
+      return seen;
+    };
+    const store = s3.store();
+    const seen = headersOf(store);
+    const data = new Uint8Array(1 << 20).fill(7);
+    await store.put("big", data);
+    expect(seen.at(-1)?.["x-amz-content-sha256"]).toBe("UNSIGNED-PAYLOAD");
+    expect(seen.at(-1)?.["x-amz-checksum-crc32"]).toMatch(/^[A-Za-z0-9+/]{6}==$/);
+    expect(Buffer.from((await store.get("big"))!).equals(Buffer.from(data))).toBe(true);
+    const signed = s3.store({ unsignedPayload: false });
+    const signedSeen = headersOf(signed);
+    await signed.put("small", new Uint8Array([1, 2, 3]));
+    expect(signedSeen.at(-1)?.["x-amz-content-sha256"]).toMatch(/^[0-9a-f]{64}$/);
+    await s3.close();
+  });
+
   it("keeps data in a directory across restarts, with new credentials each time", async () => {
     const dir = await mkdtemp(join(tmpdir(), "vkc-embedded-"));
     try {

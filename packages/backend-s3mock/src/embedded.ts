@@ -61,6 +61,7 @@ export async function startEmbeddedS3(options: EmbeddedS3Options = {}): Promise<
         region: server.region,
         credentials,
         forcePathStyle: true,
+        unsignedPayload: opts.unsignedPayload ?? true,
         env: {},
       });
       stores.add(s);

@@ -394,7 +394,13 @@ export async function createS3Server(options: S3ServerOptions): Promise<S3Server
     decision: string,
   ): void {
     stats.statuses[response.status] = (stats.statuses[response.status] ?? 0) + 1;
-    const body = response.body === undefined ? Buffer.alloc(0) : Buffer.from(response.body);
+    // A view, not a copy: object bodies are megabytes, and nothing below changes them.
+    const body =
+      response.body === undefined
+        ? Buffer.alloc(0)
+        : typeof response.body === "string"
+          ? Buffer.from(response.body)
+          : Buffer.from(response.body.buffer, response.body.byteOffset, response.body.byteLength);
     const headers: Record<string, string> = {
       "x-amz-request-id": requestId,
       "x-amz-id-2": requestId,

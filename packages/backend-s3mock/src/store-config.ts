@@ -33,6 +33,13 @@ export interface S3StoreOptions {
    * current MinIO verify them) or `WHEN_REQUIRED` (for older S3-compatible servers).
    */
   checksums?: "WHEN_SUPPORTED" | "WHEN_REQUIRED";
+  /**
+   * Sign uploads with `UNSIGNED-PAYLOAD` instead of the body's SHA-256 (default false), so
+   * neither the client nor the server hashes every byte for the signature. The body is still
+   * checked end to end by its CRC32 checksum (with `checksums: "WHEN_SUPPORTED"`), and an image
+   * store checks every page's SHA-256 when it reads. The embedded server's store turns it on.
+   */
+  unsignedPayload?: boolean;
   /** Environment to read defaults from (default `process.env`). */
   env?: Record<string, string | undefined>;
 }
@@ -49,6 +56,7 @@ export interface ResolvedS3Options {
   queueSize: number;
   requestTimeoutMs: number;
   checksums: "WHEN_SUPPORTED" | "WHEN_REQUIRED";
+  unsignedPayload: boolean;
 }
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -92,5 +100,6 @@ export function resolveS3Options(opts: S3StoreOptions): ResolvedS3Options {
     queueSize: positiveInt("queueSize", opts.queueSize, 4, 1, 64),
     requestTimeoutMs: positiveInt("requestTimeoutMs", opts.requestTimeoutMs, 30_000),
     checksums: opts.checksums ?? "WHEN_SUPPORTED",
+    unsignedPayload: opts.unsignedPayload ?? false,
   };
 }

@@ -17,8 +17,9 @@ import { cutParts, uploadMultipart } from "./store-multipart.ts";
 /**
  * A `BlobStore` (specification v1) on S3 or any S3-compatible server, through the AWS SDK v3.
  * Requests are retried by the SDK (standard mode, `maxAttempts`, exponential backoff with
- * jitter); response bodies are checked here (length, and MD5 against a single-part ETag) and
- * re-read when short or corrupt, since the SDK cannot retry a body it already handed over.
+ * jitter); response bodies are checked here (length, and MD5 against a single-part ETag unless
+ * the SDK already checked a full-object checksum) and re-read when short or corrupt, since the
+ * SDK cannot retry a body it already handed over.
  */
 
 const WRITER_META = "vkc-writer";
@@ -90,6 +91,26 @@ export function createS3Store(options: S3StoreOptions): S3BlobStore {
     ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint }),
     ...(o.credentials === undefined ? {} : { credentials: o.credentials }),
   });
+  if (o.unsignedPayload) {
+    // Sign uploads without hashing their bodies: SigV4 takes the payload hash from this header
+    // when it is set (aws-chunked uploads set their own STREAMING-… value and keep it).
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const request = args.request as { headers?: Record<string, string> };
+        const upload =
+          context.commandName === "PutObjectCommand" || context.commandName === "UploadPartCommand";
+        if (
+          upload &&
+          request.headers !== undefined &&
+          request.headers["x-amz-content-sha256"] === undefined
+        ) {
+          request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
+        }
+        return next(args);
+      },
+      { step: "build", name: "vkcUnsignedPayload" },
+    );
+  }
   const name = `s3://${o.bucket}${o.prefix === "" ? "" : `/${o.prefix}`}`;
   const Bucket = o.bucket;
   const full = (key: string) => (o.prefix === "" ? key : `${o.prefix}/${key}`);
@@ -131,6 +152,10 @@ export function createS3Store(options: S3StoreOptions): S3BlobStore {
       Body?: { transformToByteArray(): Promise<Uint8Array> } | undefined;
       ContentLength?: number | undefined;
       ETag?: string | undefined;
+      ChecksumCRC32?: string | undefined;
+      ChecksumCRC32C?: string | undefined;
+      ChecksumSHA1?: string | undefined;
+      ChecksumSHA256?: string | undefined;
     },
     key: string,
     verifyEtag: boolean,
@@ -144,8 +169,12 @@ export function createS3Store(options: S3StoreOptions): S3BlobStore {
     if (res.ContentLength !== undefined && bytes.length !== res.ContentLength) {
       throw new S3IntegrityError(o.bucket, key, `got ${bytes.length} of ${res.ContentLength} bytes`);
     }
+    // A full-object checksum in the response was already checked by the SDK (response
+    // checksum validation): then the body needs no second, slower MD5 pass.
+    const checked =
+      res.ChecksumCRC32 ?? res.ChecksumCRC32C ?? res.ChecksumSHA1 ?? res.ChecksumSHA256 ?? undefined;
     const etag = res.ETag?.replaceAll('"', "");
-    if (verifyEtag && etag !== undefined && /^[0-9a-f]{32}$/.test(etag)) {
+    if (verifyEtag && checked === undefined && etag !== undefined && /^[0-9a-f]{32}$/.test(etag)) {
       if (createHash("md5").update(bytes).digest("hex") !== etag) {
         throw new S3IntegrityError(o.bucket, key, "body does not match its ETag (MD5)");
       }

@@ -184,7 +184,8 @@ Examples:
       .command("restore")
       .description("thaw a process image and run it to the end (exit status: the guest's)")
       .argument("<image>", "image id, unique id prefix, or ref such as latest")
-      .option("--cpus <n>", "simulated CPUs (default: the image's)", intOption("--cpus", 1, 64)),
+      .option("--cpus <n>", "simulated CPUs (default: the image's)", intOption("--cpus", 1, 64))
+      .option("--lazy", "start at once: read pages when first touched and in the background (file stores)"),
     "new images",
   )
     .addHelpText(
@@ -193,6 +194,7 @@ Examples:
 Examples:
   $ vkc restore latest
   $ vkc restore 3f2a --store file:/tmp/imgs --cpus 2
+  $ vkc restore latest --lazy                 run before every page is read
   $ vkc restore latest --checkpoint-every 10s --keep 2 --json`,
     )
     .action(async (image: string, opts: import("./commands/restore.ts").RestoreOptions) => {

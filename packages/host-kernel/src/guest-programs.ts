@@ -16,6 +16,7 @@ export const GUEST_PROGRAMS = [
   "udpecho",
   "udpping",
   "forkdemo",
+  "forkpipe",
 ] as const;
 
 export type GuestProgram = (typeof GUEST_PROGRAMS)[number];

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Kernel } from "./kernel.ts";
+import { settleLazy } from "./vm/vm-lazy.ts";
 
 /**
  * SHA-256 over the machine state that a run determines: for each process (pid order) its
@@ -26,6 +27,7 @@ export function computeDigest(k: Kernel): string {
       line(`map ${e.start} ${e.end} ${e.prot} ${e.flags} ${e.offset} ${e.type}`);
       const first = e.offset >>> 12;
       const last = (e.offset + e.end - e.start) >>> 12;
+      settleLazy(e.object); // a lazy thaw's pages still in the image count as they are
       const indexes = [...e.object.pages.keys()].filter((i) => i >= first && i < last).sort((a, b) => a - b);
       for (const i of indexes) {
         const page = e.object.pages.get(i) as Uint8Array;

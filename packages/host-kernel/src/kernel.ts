@@ -213,6 +213,8 @@ export class Kernel implements DeviceHost {
   readonly checkpointRequests: CheckpointRequest[] = [];
   /** Errors of checkpoint writes the guest saw as -EIO (for the host to report). */
   readonly checkpointErrors: unknown[] = [];
+  /** Work between batches of slices in `run`: a lazy thaw's page loader (src/ckpt/thaw-lazy.ts). */
+  background: { pump(): void } | null = null;
 
   constructor(options: KernelOptions = {}) {
     this.options = options;
@@ -667,6 +669,7 @@ export class Kernel implements DeviceHost {
         outcome = this.step(limit, stopAt);
         if (outcome !== null || this.checkpointRequests.length > 0) break;
       }
+      this.background?.pump();
       if (this.checkpointRequests.length > 0) await serviceCheckpoints(this);
       if (outcome === "wait-input") {
         await Promise.race([

@@ -104,6 +104,7 @@ describe("committed guest ELFs", () => {
       [
         "ckptself",
         "forkdemo",
+        "forkpipe",
         "hello",
         "memtouch",
         "pipes",

@@ -81,6 +81,7 @@ describe("guest programs under qemu-riscv32", () => {
     const programs = new Set(casesUnder("qemu").map((c) => c.program));
     expect([...programs].sort()).toEqual([
       "forkdemo",
+      "forkpipe",
       "hello",
       "memtouch",
       "pipes",

@@ -13,6 +13,7 @@ import {
 } from "@vkc/host-kernel";
 import { CKPT_SIGSET, installCheckpointHandlers } from "./ckpt/ckpt-signals.ts";
 import { vconsSetMode } from "./dev/vcons.ts";
+import { vkeBootStep } from "./dev/vke-boot.ts";
 import {
   MEMIMG_BASE,
   PCPU_BASE,
@@ -48,6 +49,10 @@ interface BootState {
   fd: number;
   size: number;
   addr: number;
+  /** A checkpoint signal that arrived during boot: raised again once the vCPUs run. */
+  pendingCkpt?: number;
+  /** The config (plain data, the program's initial state): a boot thawed mid-way still has it. */
+  config?: VkernelConfig;
 }
 
 /**
@@ -63,11 +68,19 @@ export function bootStep(
   ctx: NativeThreadContext,
   env: NativeEnv,
 ): NativeAction | null {
-  const st = (
-    ctx.state !== null && typeof ctx.state === "object" && "phase" in ctx.state
-      ? { ...(ctx.state as unknown as BootState) }
-      : { phase: "start", i: 0, fd: -1, size: 0, addr: 0 }
-  ) as BootState;
+  const raw = (ctx.state ?? {}) as unknown as Partial<BootState>;
+  const st: BootState =
+    typeof raw === "object" && typeof raw.phase === "string"
+      ? { ...(raw as BootState) }
+      : {
+          phase: "start",
+          i: 0,
+          fd: -1,
+          size: 0,
+          addr: 0,
+          ...(raw.config !== undefined ? { config: raw.config } : {}),
+          ...(raw.pendingCkpt !== undefined ? { pendingCkpt: raw.pendingCkpt } : {}),
+        };
   const r = ctx.result;
   const vm = env.vm;
   const go = (phase: string, action: NativeAction, patch: Partial<BootState> = {}): NativeAction => {
@@ -94,7 +107,12 @@ export function bootStep(
   const nextVcpu = (i: number): NativeAction | null => {
     if (i < config.vcpus) return go("vcpu", act(syscalls.SYS_lwp_create, ROLE_VCPU, 0, 0, i, 0), { i });
     ctx.role = "vcpu";
-    ctx.state = { cpu: 0, phase: "start" };
+    // A checkpoint signal that came during boot is raised again by vCPU 0's first step.
+    ctx.state = {
+      cpu: 0,
+      phase: "start",
+      ...(st.pendingCkpt !== undefined ? { raise: st.pendingCkpt } : {}),
+    };
     return null;
   };
 
@@ -142,6 +160,12 @@ export function bootStep(
       );
     case "shared":
       if (r >>> 0 !== SHARED_BASE) return panic();
+      // The handlers go in before the inner kernel exists: a checkpoint signal before them takes
+      // the host's default (a plain process image, which thaws back into this boot thread).
+      return go("handlers", installCheckpointHandlers(env, scratch, 0), { i: 0 });
+    case "handlers":
+      if (st.i + 1 < 3)
+        return go("handlers", installCheckpointHandlers(env, scratch, st.i + 1), { i: st.i + 1 });
       return go(
         "state",
         act(
@@ -187,13 +211,14 @@ export function bootStep(
     case "unmap":
       return openGuest(st.i + 1);
     case "mode":
+    case "vke": {
       // Not a tty (-ENOTTY) is fine: output is passed through unchanged either way.
-      return go("handlers", installCheckpointHandlers(env, scratch, 0), { i: 0 });
-    case "handlers":
-      if (st.i + 1 < 3)
-        return go("handlers", installCheckpointHandlers(env, scratch, st.i + 1), { i: st.i + 1 });
+      // vke: map its rings, open and configure the taps, start its cothreads (dev/vke-boot.ts).
+      const v = vkeBootStep(config, env, st.phase === "vke" ? st.i : 0, r);
+      if (v !== null) return "panic" in v ? v.panic : go("vke", v.action, { i: v.next });
       if (skip.has("1")) return go("rx", act(syscalls.SYS_lwp_create, ROLE_VCONS_RX, 0, 0, 0, 0));
       return sigmask(SIG_BLOCK, "block");
+    }
     case "block":
       return go("rx", act(syscalls.SYS_lwp_create, ROLE_VCONS_RX, 0, 0, 0, 0));
     case "rx":

@@ -1,3 +1,4 @@
+import { vkeInterfaces } from "./dev/vke-config.ts";
 import { VkernelConfigError } from "./errors.ts";
 import { MEMIMG_BASE, PAGE_BYTES } from "./memimage-layout.ts";
 
@@ -10,10 +11,14 @@ export interface VkernelGuest {
   readonly argv: readonly string[];
 }
 
-/** A host tap the vkernel attaches a vke to (not implemented yet: see DESIGN.md "device seam"). */
+/** A host tap the vkernel attaches a vke to (DESIGN.md §4.1; dev/vke-*.ts). */
 export interface VkernelTap {
+  /** Host tap node, "/dev/tap0".."/dev/tap63". */
   readonly device: string;
+  /** The vke's IPv4 address and prefix, "10.0.0.2/24" (a bare address gets /24; none: 0.0.0.0). */
   readonly address?: string;
+  /** Host bridge the tap is plugged into (default "br0", the one `vkc boot` creates). */
+  readonly bridge?: string;
 }
 
 /**
@@ -65,8 +70,7 @@ export function validateConfig(config: VkernelConfig): VkernelConfig {
     if (typeof g.path !== "string" || !g.path.startsWith("/"))
       throw new VkernelConfigError("guests", `path ${JSON.stringify(g.path)} is not absolute`);
   }
-  if (config.taps !== undefined && config.taps.length > 0)
-    throw new VkernelConfigError("taps", "vke network interfaces are not implemented yet");
+  vkeInterfaces(config.taps); // throws VkernelConfigError("taps", …) for a bad entry
   const seed = config.seed ?? 1;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffff_ffff)
     throw new VkernelConfigError("seed", `${seed} is not a u32`);

@@ -1,4 +1,5 @@
 import { createKernel, type Kernel, type Lwp, type VmSpace } from "@vkc/host-kernel";
+import { vkeNetifs } from "./dev/vke-netif.ts";
 import { MEMIMG_BASE, PAGE_BYTES } from "./memimage-layout.ts";
 import { PhysAllocator } from "./phys-memory.ts";
 import { Memimage } from "./platform/memimage.ts";
@@ -53,6 +54,7 @@ export class VkernelInstance {
         console: { write: (b) => this.consoleOut.push(b.slice()) },
         liveInput: true,
         createHart: (space) => new VkHart(space),
+        netifs: vkeNetifs(config, vm),
       });
     this.inner.ids.backend = this.mem.backend();
     this.zeroPhys = zeroPhys ?? this.mem.allocZeroed();

@@ -2,12 +2,14 @@ import {
   type NativeAction,
   type NativeEnv,
   type NativeProgram,
+  type NativeState,
   type NativeThreadContext,
   syscalls,
 } from "@vkc/host-kernel";
 import { ckptHandlerStep, thawHandlerStep } from "./ckpt/ckpt-protocol.ts";
 import { resumeThawed } from "./ckpt/ckpt-restore.ts";
 import { vconsRxStep } from "./dev/vcons.ts";
+import { vkeRxStep, vkeTxStep } from "./dev/vke-cothreads.ts";
 import { VKERNEL_PANIC, vcpuStep } from "./platform/vcpu.ts";
 import { bootStep } from "./vkernel-boot.ts";
 import { type VkernelConfig, validateConfig } from "./vkernel-config.ts";
@@ -23,8 +25,11 @@ import { attach } from "./vkernel-instance.ts";
 export function createVkernelProgram(config?: VkernelConfig): NativeProgram {
   const cfg = config === undefined ? undefined : validateConfig(config);
   const boot = (ctx: NativeThreadContext, env: NativeEnv): NativeAction => {
-    if (cfg === undefined) return { syscall: syscalls.SYS_exit_group, args: [VKERNEL_PANIC] };
-    const a = bootStep(cfg, ctx, env);
+    // A boot thawed mid-way (frozen by the host's default action) finds its config in its state.
+    const saved = (ctx.state as { config?: VkernelConfig } | null)?.config;
+    const c = cfg ?? (saved === undefined ? undefined : validateConfig(saved));
+    if (c === undefined) return { syscall: syscalls.SYS_exit_group, args: [VKERNEL_PANIC] };
+    const a = bootStep(c, ctx, env);
     return a ?? vcpu(ctx, env);
   };
   const vcpu = (ctx: NativeThreadContext, env: NativeEnv): NativeAction => {
@@ -35,8 +40,18 @@ export function createVkernelProgram(config?: VkernelConfig): NativeProgram {
   };
   return {
     main: "boot",
-    steps: { boot, vcpu, "vcons-rx": vconsRxStep, ckpt: ckptHandlerStep, thaw: thawHandlerStep },
-    threadRoles: ["vcpu", "vcons-rx"],
+    ...(cfg !== undefined ? { initialState: { config: cfg as unknown as NativeState } } : {}),
+    steps: {
+      boot,
+      vcpu,
+      "vcons-rx": vconsRxStep,
+      "vke-rx": vkeRxStep,
+      "vke-tx": vkeTxStep,
+      ckpt: ckptHandlerStep,
+      thaw: thawHandlerStep,
+    },
+    // Indexes are lwp_create entries: ROLE_VCPU, ROLE_VCONS_RX, then ROLE_VKE_RX/TX (dev/vke-boot.ts).
+    threadRoles: ["vcpu", "vcons-rx", "vke-rx", "vke-tx"],
     handlerRoles: ["ckpt", "thaw"],
   };
 }

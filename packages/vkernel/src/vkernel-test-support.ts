@@ -113,10 +113,16 @@ export async function thawVkernel(
   images: ImageStore,
   ref = "latest",
   hostOpts: { cpus?: number; seed?: number; quantum?: number } = {},
+  guests: readonly TestGuest[] = [],
 ): Promise<{ kernel: Kernel; chunks: Uint8Array[] }> {
   const chunks: Uint8Array[] = [];
+  // The guests' ELFs at their host paths, as `vkc restore` provides them (a boot thawed before
+  // it read them reads them then).
+  const files: Record<string, Uint8Array> = {};
+  for (const g of guests) files[`/guest/${g.program}`] = guestProgram(g.program);
   const { kernel } = await thawProcess(images, ref, {
     ...hostOpts,
+    files,
     console: { write: (b) => chunks.push(b.slice()) },
     natives: { [VKERNEL_PATH]: createVkernelProgram() },
     checkpointTarget: createStoreTarget(images),
@@ -195,7 +201,7 @@ export async function lawCheckpointed(
     .catch(() => false);
   if (mode === "continue" || first.exitStatus !== 128 + signals.SIGCKPTEXIT)
     return { ...outcome(a.chunks, first.exitStatus, a.kernel), reached, checkpointed: written };
-  const b = await thawVkernel(images);
+  const b = await thawVkernel(images, "latest", {}, guests);
   const second = await b.kernel.run({ maxInstructions: 400_000_000 });
   return {
     ...outcome([...a.chunks, ...b.chunks], second.exitStatus, b.kernel),

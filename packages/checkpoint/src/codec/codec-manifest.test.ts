@@ -13,7 +13,7 @@ import {
 } from "../image-errors.ts";
 import type { Manifest } from "../model/model-manifest.ts";
 import { type EncodableValue, encodeCanonical } from "./codec-canonical.ts";
-import { decodeManifest, encodeManifest, sha256 } from "./codec-manifest.ts";
+import { decodeManifest, encodeManifest, sha256, sign } from "./codec-manifest.ts";
 import { manifestToTree } from "./codec-manifest-encode.ts";
 
 function sampleManifest(): Manifest {
@@ -75,6 +75,46 @@ describe("manifest codec", () => {
       }),
       { numRuns: 150 },
     );
+  });
+
+  it("writes the envelope exactly as the canonical encoder would, signed or not", () => {
+    fc.assert(
+      fc.property(manifestArb, fc.boolean(), (m, signed) => {
+        const key = signed ? "k" : undefined;
+        const encoded = encodeManifest(m, key === undefined ? {} : { signKey: key });
+        const envelope = {
+          format: "vkc-image",
+          version: { major: m.version.major, minor: m.version.minor },
+          manifest: encoded.body,
+          digest: sha256(encoded.body),
+          signature: key === undefined ? undefined : sign(key, encoded.body),
+        };
+        expect(Buffer.from(encoded.bytes).equals(Buffer.from(encodeCanonical(envelope)))).toBe(true);
+      }),
+      { numRuns: 60 },
+    );
+    // and with a body past 64 KiB (a 4-byte length head), as every large image has
+    const m = fc.sample(manifestArb, { numRuns: 1, seed: 7 })[0]!;
+    const big: Manifest = {
+      ...m,
+      objects: [
+        ...m.objects,
+        {
+          id: 99_999,
+          kind: "anon",
+          size: 5000,
+          pages: {
+            indexes: Array.from({ length: 5000 }, (_, i) => i),
+            hashes: new Uint8Array(5000 * 32).fill(9),
+          },
+        },
+      ],
+    };
+    const encoded = encodeManifest(big);
+    expect(encoded.body.length).toBeGreaterThan(0x10000);
+    const version = { major: big.version.major, minor: big.version.minor };
+    const envelope = { format: "vkc-image", version, manifest: encoded.body, digest: sha256(encoded.body) };
+    expect(Buffer.from(encoded.bytes).equals(Buffer.from(encodeCanonical(envelope)))).toBe(true);
   });
 
   it("yields the same bytes whatever order the fields were built in", () => {

@@ -70,15 +70,54 @@ export function encodeManifest(manifest: Manifest, options: EncodeManifestOption
   checkManifest(manifest, limits);
   const body = encodeCanonical(manifestToTree(manifest), "manifest");
   const digest = sha256(body);
-  const envelope = {
+  const bytesOut = encodeEnvelope({
     format: IMAGE_FORMAT,
     version: { major: manifest.version.major, minor: manifest.version.minor },
     manifest: body,
     digest,
     signature: options.signKey === undefined ? undefined : sign(options.signKey, body),
-  };
-  const bytesOut = encodeCanonical(envelope, "envelope");
+  });
   return { id: Buffer.from(digest).toString("hex"), bytes: bytesOut, body };
+}
+
+/**
+ * The envelope, canonical (the same bytes as `encodeCanonical` of it, which a test checks),
+ * with the body (megabytes for a large image) copied once, not encoded a second time.
+ */
+function encodeEnvelope(envelope: {
+  format: string;
+  version: { major: number; minor: number };
+  manifest: Uint8Array;
+  digest: Uint8Array;
+  signature: Uint8Array | undefined;
+}): Uint8Array {
+  const body = envelope.manifest;
+  // The body's byte string head: major type 2, shortest length form.
+  const n = body.length;
+  const head =
+    n < 24
+      ? [0x40 | n]
+      : n < 0x100
+        ? [0x58, n]
+        : n < 0x10000
+          ? [0x59, n >> 8, n & 0xff]
+          : [0x5a, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+  const pairs: [key: Uint8Array, value: Uint8Array[]][] = [];
+  const add = (key: string, value: Uint8Array[]) => pairs.push([encodeCanonical(key), value]);
+  add("format", [encodeCanonical(envelope.format)]);
+  add("version", [encodeCanonical(envelope.version)]);
+  add("digest", [encodeCanonical(envelope.digest)]);
+  if (envelope.signature !== undefined) add("signature", [encodeCanonical(envelope.signature)]);
+  add("manifest", [Uint8Array.from(head), body]);
+  pairs.sort(([a], [b]) => a.length - b.length || Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const parts = [Uint8Array.of(0xa0 | pairs.length), ...pairs.flatMap(([key, value]) => [key, ...value])];
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }
 
 /**

@@ -485,10 +485,7 @@ export class ImageStoreCore implements ImageStore {
       }
       const pool = sharedHashPool();
       const packTarget = this.options.packTargetBytes ?? DEFAULT_PACK_BYTES;
-      const writer = new PackWriter(this.blobs, marker, packTarget, {
-        groupSize: Number(process.env.VKC_G ?? 8),
-        groupsInFlight: Number(process.env.VKC_GIF ?? 2),
-      });
+      const writer = new PackWriter(this.blobs, marker, packTarget);
       started = writer;
       const parentHashes = parent === undefined ? undefined : hashTableOf(parent.manifest, parent.layout);
       const streamed = new Map<number, StreamedPages>();

@@ -161,7 +161,10 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): MemoryStore {
       count("getRanges");
       const value = blobs.get(key);
       if (value === undefined) return undefined;
-      const slice = value.slice(Math.min(offset, value.byteLength), Math.min(offset + length, value.byteLength));
+      const slice = value.slice(
+        Math.min(offset, value.byteLength),
+        Math.min(offset + length, value.byteLength),
+      );
       stats.bytesRead += slice.byteLength;
       return slice;
     },

@@ -208,8 +208,9 @@ function inlineRangeDigests(data: Uint8Array, ranges: Float64Array): Uint8Array 
 let shared: HashPool | undefined;
 
 /**
- * The process-wide pool: one worker per spare core (at least one, at most four), so the main
- * thread keeps a core for packing and I/O. `VKC_HASH_WORKERS` overrides the size (0: inline).
+ * The process-wide pool: one worker per core (at most four). Hashing is the write path's only
+ * CPU-heavy stage (the main thread copies each page once and waits on I/O), so it may use every
+ * core the disk leaves free. `VKC_HASH_WORKERS` overrides the size (0: inline).
  */
 export function sharedHashPool(): HashPool {
   if (shared === undefined) {
@@ -217,7 +218,7 @@ export function sharedHashPool(): HashPool {
     const size =
       Number.isInteger(override) && override >= 0
         ? override
-        : Math.min(4, Math.max(1, availableParallelism() - 1));
+        : Math.min(4, Math.max(1, availableParallelism()));
     shared = new HashPool(size);
   }
   return shared;

@@ -1,14 +1,29 @@
-import type { PackEntry } from "../codec/codec-pack.ts";
-import { IntegrityError, InvalidArgumentError, NotFoundError, UnsupportedStoreError } from "../image-errors.ts";
+import type { CodecLimits } from "../codec/codec-limits.ts";
+import {
+  decodePackHeader,
+  PACK_PREFIX_BYTES,
+  type PackEntry,
+  packHeaderLength,
+} from "../codec/codec-pack.ts";
+import {
+  IntegrityError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnsupportedStoreError,
+} from "../image-errors.ts";
 import type { Manifest } from "../model/model-manifest.ts";
 import { type ImageId, PAGE_SIZE, type Sha256Hex } from "../model/model-values.ts";
 import type { VmObjectImage } from "../model/model-vm.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { type BlobStoreSyncRead, supportsSyncRead } from "./blob-store-sync.ts";
-import { ImageStoreCore, pageHashAt } from "./image-store.ts";
+import { ImageStoreCore } from "./image-store.ts";
 import type { ImageStore } from "./image-store-types.ts";
 import { sha256Hex } from "./store-hash.ts";
 import { packKey } from "./store-keys.ts";
+import { packIdOfHead } from "./store-pack-check.ts";
+
+/** First synchronous read of a pack header: usually the whole header. */
+const HEADER_PROBE_BYTES = 64 * 1024;
 
 /** One page of one VM object of an image. */
 export interface LazyPageRef {
@@ -19,8 +34,13 @@ export interface LazyPageRef {
 /**
  * Reads single pages of one image on demand, for a lazy restore: page → content hash from the
  * object's page map (the manifest's maps are complete, parents' pages included) → pack and
- * offset from the packs' headers (read once, when the reader is made) → one ranged read, checked
- * against the hash. Never returns bytes that do not match the manifest.
+ * offset from the packs' headers → one ranged read, checked against the hash. Never returns bytes
+ * that do not match the manifest.
+ *
+ * The pack index is built as pages are looked for, not up front: a lookup that misses searches
+ * the raw pack headers (each read synchronously once) for the page's hash and decodes only the
+ * pack that has it, so a restore's first pages do not wait for every header to be decoded, and
+ * the whole index is built once over the restore.
  */
 export interface LazyPageReader {
   readonly id: ImageId;
@@ -53,21 +73,27 @@ export async function lazyPageReader(images: ImageStore, ref: string): Promise<L
     throw new InvalidArgumentError("images", "a lazy restore needs an image store made by createImageStore");
   const id = await images.resolve(ref);
   const manifest = await images.loadManifest(id);
-  const index = await images.pageIndex(id, manifest);
-  return new PageReader(id, manifest, index, backend, images.blobs);
+  return new PageReader(id, manifest, backend, images.blobs, images.limits);
 }
 
 class PageReader implements LazyPageReader {
   private readonly objects = new Map<number, VmObjectImage>();
+  /** Content hash → pack and entry, for every pack header read so far. */
+  private readonly index = new Map<Sha256Hex, Located>();
+  /** Which of `manifest.packs` are in `index`, and the raw heads read but not indexed yet. */
+  private readonly indexed: boolean[];
+  private readonly heads: (Uint8Array | undefined)[];
 
   constructor(
     readonly id: ImageId,
     readonly manifest: Manifest,
-    private readonly index: ReadonlyMap<Sha256Hex, Located>,
     private readonly sync: BlobStore & BlobStoreSyncRead,
     private readonly blobs: BlobStore,
+    private readonly limits: CodecLimits,
   ) {
     for (const o of manifest.objects) this.objects.set(o.id, o);
+    this.indexed = manifest.packs.map(() => false);
+    this.heads = manifest.packs.map(() => undefined);
   }
 
   /** The page's hash and where it is, or `undefined` for a zero page. */
@@ -75,13 +101,68 @@ class PageReader implements LazyPageReader {
     const object = this.objects.get(objectId);
     if (object === undefined) throw new NotFoundError(`object ${objectId} of image ${this.id.slice(0, 12)}`);
     if (!Number.isInteger(pageIndex) || pageIndex < 0 || pageIndex >= object.size)
-      throw new InvalidArgumentError(`page ${pageIndex}`, `outside object ${objectId} (${object.size} pages)`);
-    const hash = pageHashAt(object.pages, pageIndex);
-    if (hash === undefined) return undefined;
-    const at = this.index.get(hash);
+      throw new InvalidArgumentError(
+        `page ${pageIndex}`,
+        `outside object ${objectId} (${object.size} pages)`,
+      );
+    const position = positionOf(object.pages.indexes, pageIndex);
+    if (position < 0) return undefined;
+    const hash = Buffer.from(object.pages.hashes.subarray(position * 32, position * 32 + 32)).toString("hex");
+    const at = this.index.get(hash) ?? this.search(hash);
     if (at === undefined)
       throw new NotFoundError(`page ${hash.slice(0, 12)}`, `in no pack of image ${this.id.slice(0, 12)}`);
     return { hash, at };
+  }
+
+  /**
+   * Find the pack whose header holds `hash`: each header not indexed yet is read once (its raw
+   * bytes kept) and searched for the hash's 32 bytes; only a pack that has them is decoded,
+   * checked and indexed. So a lookup costs a byte search over the headers, not their decoding.
+   */
+  private search(hash: Sha256Hex): Located | undefined {
+    const needle = Buffer.from(hash, "hex");
+    for (let k = 0; k < this.manifest.packs.length; k++) {
+      if (this.indexed[k] === true) continue;
+      const head = this.rawHead(k);
+      if (Buffer.from(head.buffer, head.byteOffset, head.byteLength).indexOf(needle) < 0) continue;
+      this.indexPack(k, head);
+      const at = this.index.get(hash);
+      if (at !== undefined) return at;
+    }
+    return undefined;
+  }
+
+  /** Pack `k`'s prefix and header, read synchronously once (kept until the pack is indexed). */
+  private rawHead(k: number): Uint8Array {
+    const cached = this.heads[k];
+    if (cached !== undefined) return cached;
+    const key = packKey(this.manifest.packs[k] as Sha256Hex);
+    const probe = this.sync.getRangeSync(key, 0, HEADER_PROBE_BYTES);
+    if (probe === undefined) throw new NotFoundError(key);
+    const length = packHeaderLength(probe, key, this.limits);
+    let head = probe.subarray(0, PACK_PREFIX_BYTES + length);
+    if (head.length < PACK_PREFIX_BYTES + length) {
+      const whole = this.sync.getRangeSync(key, 0, PACK_PREFIX_BYTES + length);
+      if (whole === undefined || whole.length < PACK_PREFIX_BYTES + length)
+        throw new IntegrityError(key, "truncated pack header");
+      head = whole;
+    }
+    this.heads[k] = head;
+    return head;
+  }
+
+  /** Decode and check pack `k`'s header (`head`: prefix and header), and index its entries. */
+  private indexPack(k: number, head: Uint8Array): void {
+    const pack = this.manifest.packs[k] as Sha256Hex;
+    const key = packKey(pack);
+    const decoded = decodePackHeader(head.subarray(PACK_PREFIX_BYTES), key, this.limits);
+    // As ImageStoreCore.packHeader: a 1.1+ pack is named by the hash of its head.
+    if (decoded.minor >= 1 && packIdOfHead(head) !== pack)
+      throw new IntegrityError(key, "content does not match its hash");
+    for (const entry of decoded.entries)
+      if (!this.index.has(entry.hash)) this.index.set(entry.hash, { pack, entry });
+    this.indexed[k] = true;
+    this.heads[k] = undefined;
   }
 
   readPageSync(objectId: number, pageIndex: number): Uint8Array {
@@ -103,7 +184,10 @@ class PageReader implements LazyPageReader {
         return;
       }
       let group = byPack.get(where.at.pack);
-      if (group === undefined) byPack.set(where.at.pack, (group = []));
+      if (group === undefined) {
+        group = [];
+        byPack.set(where.at.pack, group);
+      }
       group.push({ slot, hash: where.hash, entry: where.at.entry });
     });
     await Promise.all(
@@ -128,6 +212,20 @@ class PageReader implements LazyPageReader {
     );
     return out;
   }
+}
+
+/** Position of `index` in the ascending `indexes`, or -1. */
+function positionOf(indexes: readonly number[], index: number): number {
+  let lo = 0;
+  let hi = indexes.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = indexes[mid] as number;
+    if (v === index) return mid;
+    if (v < index) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }
 
 function checked(bytes: Uint8Array, hash: Sha256Hex, key: string): Uint8Array {

@@ -71,8 +71,9 @@ describe("pack keys (FORMAT.md §5)", () => {
     const reader = createImageStore(blobs);
     const pages = new Map<string, Uint8Array>();
     for await (const p of reader.readPages(old.id)) pages.set(`${p.objectId}/${p.pageIndex}`, p.bytes);
-    expect(pages.get("2/5")).toEqual(pageBytes(2, 5));
-    expect(await reader.readPage(old.id, 2, 7)).toEqual(pageBytes(2, 7));
+    expect(pages.size).toBe(52);
+    expect(Buffer.from(pages.get("2/5")!).equals(Buffer.from(pageBytes(2, 5)))).toBe(true);
+    expect(Buffer.from(await reader.readPage(old.id, 2, 6)).equals(Buffer.from(pageBytes(2, 6)))).toBe(true);
     expect(await reader.verify(old.id)).toMatchObject({ ok: true, problems: [] });
     const target = createMemoryStore();
     await reader.copy(old.id, createImageStore(target));
@@ -110,6 +111,8 @@ describe("pack keys (FORMAT.md §5)", () => {
     };
     await expect(drain()).rejects.toThrow(/content does not match its hash/);
     const report = await createImageStore(blobs).verify(id);
-    expect(report.problems.some((p) => p.object === key && /does not match its hash/.test(p.problem))).toBe(true);
+    expect(report.problems.some((p) => p.object === key && /does not match its hash/.test(p.problem))).toBe(
+      true,
+    );
   });
 });

@@ -13,9 +13,9 @@ export interface SealedPack {
 }
 
 export interface UploaderOptions {
-  /** Packs named by one marker update and then put together (default 8). */
+  /** Most packs named by one marker update and then put together (default 16). */
   readonly groupSize?: number;
-  /** Groups being marked or put at once; `submit` waits for room (default 2). */
+  /** Groups being marked or put at once; `submit` waits for room (default 1). */
   readonly groupsInFlight?: number;
   /** Puts of one group in flight at once (default 2). */
   readonly putsPerGroup?: number;
@@ -27,8 +27,9 @@ export interface UploaderOptions {
  * Packs go out in groups: one marker update names every pack of a group, then the group's
  * packs are put. The marker rule of store-markers.ts holds (a pack is named before it is put),
  * the marker costs one request per group instead of one per pack, and marker updates stay in
- * order (each names a superset of the one before). The first group is a single pack, so the
- * backend starts working as early as it can. Memory is bounded: `submit` waits while
+ * order (each names a superset of the one before). Groups grow 1, 2, 4, … up to `groupSize`:
+ * the backend starts working as early as it can, and a large image costs one marker update per
+ * `groupSize` packs (1/16 of a request per 4 MiB by default). Memory is bounded: `submit` waits while
  * `groupsInFlight` groups are being written and one more is filling, so at most
  * `(groupsInFlight + 1) * groupSize` packs are held.
  *
@@ -51,8 +52,8 @@ export class PackUploader {
     private readonly marker: MarkerHandle,
     options: UploaderOptions = {},
   ) {
-    this.groupSize = Math.max(1, options.groupSize ?? 8);
-    this.groupsInFlight = Math.max(1, options.groupsInFlight ?? 2);
+    this.groupSize = Math.max(1, options.groupSize ?? 16);
+    this.groupsInFlight = Math.max(1, options.groupsInFlight ?? 1);
     this.putsPerGroup = Math.max(1, options.putsPerGroup ?? 2);
   }
 

@@ -140,6 +140,39 @@ describe("vkc boot", () => {
     }
   });
 
+  test("--tap gives the vkernel a vke: a UDP echo pair of guests talks over it", async () => {
+    const io = captureIO();
+    const argv = ["boot", "--vcpus", "2", "--tap", "tap0:10.0.0.2/24"];
+    const guests = ["--", guest("udpecho"), "7", "2", "--", guest("udpping"), "10.0.0.2", "7", "2"];
+    expect(await main([...argv, ...guests], io), io.stderr()).toBe(0);
+    expect(io.stdout()).toMatch(/reply 2: ping 2/);
+    expect(io.stdout()).toMatch(/udpping: 2\/2 replies/);
+  });
+
+  test("--udp-bridge: a real UDP client on loopback reaches an echo server inside the vkernel", async () => {
+    const port = await freeUdpPort();
+    const client = createSocket("udp4");
+    const replies: string[] = [];
+    client.on("message", (msg) => replies.push(msg.toString()));
+    const io = captureIO();
+    const argv = ["boot", "--tap", "tap0:10.0.0.2/24", "--udp-bridge", `127.0.0.1:${port}`];
+    const booted = main([...argv, "--", guest("udpecho"), String(port), "2"], io);
+    // Send until the echo server is up and answers (the first datagrams may precede its bind),
+    // then once more: its second datagram ends it.
+    for (let i = 0; replies.length === 0 && i < 400; i++) {
+      client.send("hello vkernel", port, "127.0.0.1");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    client.send("bye", port, "127.0.0.1");
+    expect(await booted, io.stderr()).toBe(0);
+    client.close();
+    expect(replies[0]).toBe("hello vkernel");
+    expect(io.stdout()).toMatch(/echo 1: 13 bytes from 10\.0\.0\.\d+: "hello vkernel"/);
+    expect(io.stderr()).toMatch(
+      new RegExp(`^vkc: UDP bridge on 127\\.0\\.0\\.1:${port} → 10\\.0\\.0\\.2/24\n$`),
+    );
+  });
+
   test("--checkpoint-at signals the vkernel (SIGCKPTEXIT); the image records the boot; restore thaws it", async () => {
     // The slice leaves SIGCKPTEXIT at SIG_DFL: the host writes the image, then the vkernel exits.
     useSliceVkernel(true);
@@ -170,7 +203,7 @@ describe("vkc boot", () => {
     const show = captureIO();
     expect(await main(["images", "show", "latest", "--store", store], show)).toBe(0);
     expect(show.stdout()).toMatch(/^vkernel: 1 vCPU\(s\), memimage 1(\.0)? MiB \(\d+ pages resident/m);
-    expect(show.stdout()).toMatch(/guest 0: \/guest\/0 hello\.elf x/);
+    expect(show.stdout()).toMatch(/guest 0: \/guest\/0\/hello\.elf x$/m);
 
     const restored = captureIO();
     const code = await main(
@@ -220,6 +253,15 @@ describe("vkc boot", () => {
     const view = events(show.stdout())[0]?.vkernel as { vcpus: number; processes: { threads: unknown[] }[] };
     expect(view.vcpus).toBe(2);
     expect(view.processes[0]?.threads.length).toBeGreaterThan(1);
+    const ls = captureIO();
+    expect(await main(["images", "ls", "--store", store], ls)).toBe(0);
+    expect(ls.stdout()).toMatch(/ vkernel:threads\.elf +\[latest\]/);
+    const text = captureIO();
+    expect(await main(["images", "show", "latest", "--store", store], text)).toBe(0);
+    expect(text.stdout()).toMatch(/^vkernel: 2 vCPU\(s\), memimage 64 MiB \(\d+ pages resident/m);
+    expect(text.stdout()).toMatch(
+      /^ {2}virtual processes: 1\n {2}vproc 1 .*\n {4}thread \d+: pc 0x[0-9a-f]{8} sp 0x/m,
+    );
 
     const restored = captureIO();
     const code = await main(
@@ -227,9 +269,9 @@ describe("vkc boot", () => {
       restored,
     );
     expect(code, restored.stderr()).toBe(0);
-    const text = (f: string) => readFileSync(join(dir, f), "utf8");
-    expect(text("a.txt") + text("b.txt")).toBe(text("whole.txt"));
-    expect(text("whole.txt")).toMatch(/threads: ok/);
+    const file = (f: string) => readFileSync(join(dir, f), "utf8");
+    expect(file("a.txt") + file("b.txt")).toBe(file("whole.txt"));
+    expect(file("whole.txt")).toMatch(/threads: ok/);
   });
 
   test("restore refuses a guest ELF that changed since the boot, in one line, writing nothing", async () => {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { createKernel, type Kernel, type RunResult, signals } from "@vkc/host-kernel";
 import { CliError } from "../errors.ts";
 import type { CliIO } from "../main.ts";
@@ -34,8 +34,11 @@ export interface BootOptions extends Omit<RunOptions, "cpus" | "input"> {
 /** SHA-256 of `bytes`, hex. */
 export const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
 
-/** Host VFS path of guest `i`: the vkernel reads its ELF from there at boot. */
-export const guestVfsPath = (i: number): string => `/guest/${i}`;
+/**
+ * Host VFS path of guest `i` (`/guest/0/threads.elf`): the vkernel reads its ELF from there at
+ * boot; the file's name makes the virtual process's comm, as `/bin/NAME` does for `vkc run`.
+ */
+export const guestVfsPath = (i: number, elf: string): string => `/guest/${i}/${basename(elf)}`;
 
 /**
  * `vkc boot [options] -- <elf> [args] [-- <elf> [args]]…`: start a vkernel (a native host process,
@@ -52,16 +55,17 @@ export async function boot(guests: readonly GuestSpec[], opts: BootOptions, io: 
   const guestHashes: Record<string, string> = {};
   for (const [i, guest] of guests.entries()) {
     const bytes = new Uint8Array(await readHostFile(guest.elf, "ELF file"));
-    files[guestVfsPath(i)] = bytes;
-    hostPaths[guestVfsPath(i)] = resolve(guest.elf);
-    guestHashes[guestVfsPath(i)] = sha256(bytes);
+    const path = guestVfsPath(i, guest.elf);
+    files[path] = bytes;
+    hostPaths[path] = resolve(guest.elf);
+    guestHashes[path] = sha256(bytes);
   }
   const config: BootConfig = {
     vcpus: opts.vcpus,
     memoryBytes: opts.memory,
     guests: guests.map((g, i) => ({
-      path: guestVfsPath(i),
-      argv: [g.elf.split("/").pop() ?? g.elf, ...g.args],
+      path: guestVfsPath(i, g.elf),
+      argv: [guestVfsPath(i, g.elf), ...g.args],
     })),
     taps: taps.map((t) => ({
       device: `/dev/${t.name}`,
@@ -97,7 +101,9 @@ export async function boot(guests: readonly GuestSpec[], opts: BootOptions, io: 
     const take = signalCheckpoints(target);
     const what = `vkernel (${guests[0]?.elf ?? "no guest"})`;
     if (tty === null) return await runWithCheckpoints(kernel, pid, take, opts, io, what);
-    return await tty.drive(kernel, () => runWithCheckpoints(kernel, pid, take, opts, tty.io, what));
+    return await tty.drive(kernel, () => runWithCheckpoints(kernel, pid, take, opts, tty.io, what), {
+      checkpointKey: () => signalVkernel(kernel, pid, signals.SIGCKPT),
+    });
   } finally {
     await output.close();
     await target.close();
@@ -114,11 +120,11 @@ export async function boot(guests: readonly GuestSpec[], opts: BootOptions, io: 
 export function signalCheckpoints(target: LazyStoreTarget): CheckpointMethod {
   return async (kernel: Kernel, pid: number, mode): Promise<RunResult | null> => {
     if (mode === "continue") {
-      kernel.signalProcess(pid, signals.SIGCKPT);
+      signalVkernel(kernel, pid, signals.SIGCKPT);
       return null;
     }
     const before = target.imagesWritten;
-    kernel.signalProcess(pid, signals.SIGCKPTEXIT);
+    signalVkernel(kernel, pid, signals.SIGCKPTEXIT);
     const result = await kernel.run();
     if (target.imagesWritten === before) {
       throw new CliError(
@@ -128,4 +134,15 @@ export function signalCheckpoints(target: LazyStoreTarget): CheckpointMethod {
     }
     return result;
   };
+}
+
+/**
+ * Post `sig` to the vkernel process from outside the run loop. A run that is waiting for terminal
+ * input (every vCPU idle, the console cothread in a blocking read) is not woken by a signal
+ * alone, so an empty `ttyInput` wakes it: the vCPU that takes the signal then runs (no byte is
+ * added; a blocked reader finds nothing and sleeps again).
+ */
+export function signalVkernel(kernel: Kernel, pid: number, sig: number): void {
+  kernel.signalProcess(pid, sig);
+  kernel.ttyInput(new Uint8Array(0));
 }

@@ -16,37 +16,31 @@ export interface BootRun {
   readonly images: number;
 }
 
-/** The `vkc boot` words for `guest args` on `vcpus` vCPUs (options before the `--`). */
-export function bootWords(
-  vcpus: number,
-  guest: GuestProgram,
-  args: readonly string[],
-  options: string[] = [],
-): string[] {
+/** What the demo boots: vCPUs, more `vkc boot` flags (`--tap`), and the guests in order. */
+export interface BootSpec {
+  readonly vcpus: number;
+  readonly flags?: readonly string[];
+  readonly guests: readonly { readonly name: GuestProgram; readonly args: readonly string[] }[];
+}
+
+/** The `vkc boot` words for `spec`, with `options` before the first `--`. */
+export function bootWords(spec: BootSpec, options: readonly string[] = []): string[] {
   return [
     "boot",
     "--vcpus",
-    String(vcpus),
-    "--memory",
-    "64M",
+    String(spec.vcpus),
+    ...(spec.flags ?? []),
     ...options,
-    "--",
-    guestProgramPath(guest),
-    ...args,
+    ...spec.guests.flatMap((g) => ["--", guestProgramPath(g.name), ...g.args]),
   ];
 }
 
 /**
- * Boot `guest` in a vkernel in this process (through the CLI itself) with its console in a file.
+ * Boot `spec` in a vkernel in this process (through the CLI itself) with its console in a file.
  * `checkpointAt` adds `--checkpoint-at N --exit-after-checkpoint` into a scratch store: its output is
  * then what any boot had printed when the vkernel froze at that instant.
  */
-export async function bootRun(
-  vcpus: number,
-  guest: GuestProgram,
-  args: readonly string[],
-  checkpointAt?: number,
-): Promise<BootRun> {
+export async function bootRun(spec: BootSpec, checkpointAt?: number): Promise<BootRun> {
   const dir = await mkdtemp(join(tmpdir(), "vkc-demo-boot-"));
   try {
     const consoleFile = join(dir, "console.txt");
@@ -54,7 +48,7 @@ export async function bootRun(
     if (checkpointAt !== undefined)
       options.push("--checkpoint-at", String(checkpointAt), "--exit-after-checkpoint");
     const io = captureIO();
-    const status = await main(bootWords(vcpus, guest, args, options), io);
+    const status = await main(bootWords(spec, options), io);
     const events = io
       .stdout()
       .split("\n")
@@ -85,25 +79,15 @@ export async function bootRun(
  * the same checkpoint) plus the restored output, and the exit status.
  */
 export function vkernelKillRestore(
-  vcpus: number,
-  guest: GuestProgram,
-  args: readonly string[],
+  spec: BootSpec,
   at: number,
   store: (dir: string) => string,
   reference: BootRun,
 ): Promise<CrashRestoreReport> {
   return killAndRestore(
     {
-      command: (consoleFile) => {
-        const [word, ...rest] = bootWords(vcpus, guest, args, [
-          "--checkpoint-at",
-          String(at),
-          "--console",
-          consoleFile,
-        ]);
-        return [word ?? "boot", ...rest];
-      },
-      prefix: async (t) => (await bootRun(vcpus, guest, args, t)).output,
+      command: (consoleFile) => bootWords(spec, ["--checkpoint-at", String(at), "--console", consoleFile]),
+      prefix: async (t) => (await bootRun(spec, t)).output,
       reference: { output: reference.output, status: reference.status },
     },
     at,

@@ -23,6 +23,7 @@ test("vkc demo runs the tour and every restored run matches the uninterrupted on
   expect(restored.filter((l) => /host instructions \(SIGCKPT\)/.test(l))).toHaveLength(2);
   expect(r.stdout).toMatch(/in the vkernel: exit 0, total \d+, checksum 0x[0-9a-f]+, ok/);
   expect(r.stdout).toMatch(/runs unchanged as a virtual process of a 2-vCPU vkernel/);
+  expect(r.stdout).toMatch(/uninterrupted: exit 0, udpping: 3\/3 replies/);
   for (const line of restored) {
     expect(line).toMatch(/killed with SIGKILL/);
     expect(line).toMatch(/identical to the uninterrupted run/);

@@ -178,21 +178,22 @@ export async function demo({ io }: { io: CliIO }): Promise<number> {
 
 /**
  * Step 8: the same threads binary as a virtual process of a 2-vCPU vkernel (same output as on the
- * host), then the vkernel checkpointed with SIGCKPT in a new vkc process, killed with SIGKILL once
- * the image is committed, restored in another new process, and compared with an uninterrupted
- * boot, from the file store and from the embedded S3 server.
+ * host); then a vkernel with threads and a UDP echo pair on its vke (udpecho, udpping), checkpointed
+ * with SIGCKPT in a new vkc process, killed with SIGKILL once the image is committed, restored in
+ * another new process from the file store and from the embedded S3 server, and compared with an
+ * uninterrupted boot.
  */
 async function vkernelSteps(say: (text: string) => void, shown: string[]): Promise<void> {
   const { bootRun, vkernelKillRestore } = await import("./demo-vkernel.ts");
-  const args = ["4", "6000"];
+  const args = ["4", "3000"];
   say(`\n== 8. A vkernel with 2 vCPUs running threads ${args.join(" ")} as its virtual process`);
   const host = await runGuest("threads", args, 2, 1);
-  const booted = await bootRun(2, "threads", args);
+  const alone = await bootRun({ vcpus: 2, guests: [{ name: "threads", args }] });
   say(`   on the host:    exit ${host.status}, ${lastLine(host.output, /checksum/).trim()}`);
   say(
-    `   in the vkernel: exit ${booted.status}, ${lastLine(booted.output, /checksum/).trim()} (${booted.instructions} host instructions)`,
+    `   in the vkernel: exit ${alone.status}, ${lastLine(alone.output, /checksum/).trim()} (${alone.instructions} host instructions)`,
   );
-  if (booted.output !== host.output || booted.status !== host.status) {
+  if (alone.output !== host.output || alone.status !== host.status) {
     throw new CliError(
       "DEMO_FAILED",
       "threads printed or exited differently in the vkernel than on the host",
@@ -202,12 +203,28 @@ async function vkernelSteps(say: (text: string) => void, shown: string[]): Promi
     "the same RISC-V binary runs unchanged as a virtual process of a 2-vCPU vkernel, with the same output",
   );
 
+  const spec = {
+    vcpus: 2,
+    flags: ["--tap", "tap0:10.0.0.2/24"],
+    guests: [
+      { name: "udpecho", args: ["7", "3"] },
+      { name: "threads", args: ["4", "2000"] },
+      { name: "udpping", args: ["10.0.0.2", "7", "3"] },
+    ],
+  } as const;
+  say(
+    "\n== 9. A vkernel (2 vCPUs, vke on tap0) running udpecho, threads and udpping: checkpoint, kill -9, restore",
+  );
+  const booted = await bootRun(spec);
+  say(
+    `   uninterrupted: exit ${booted.status}, ${lastLine(booted.output, /^udpping:/)}, ${booted.instructions} host instructions`,
+  );
   const at = Math.floor(booted.instructions * 0.4);
   for (const [label, store] of [
     ["file store", (dir: string) => `file:${dir}/store`],
     ["embedded S3 server", (dir: string) => `s3mock:${dir}/s3`],
   ] as const) {
-    const r = await vkernelKillRestore(2, "threads", args, at, store, booted);
+    const r = await vkernelKillRestore(spec, at, store, booted);
     say(
       `   ${label} (${r.store}): image ${r.image.slice(0, 12)} at ${r.checkpointAt} host instructions (SIGCKPT), ` +
         `writer ${r.killed ? "killed with SIGKILL" : "had already exited"}; restored in a new process: ` +
@@ -221,6 +238,6 @@ async function vkernelSteps(say: (text: string) => void, shown: string[]): Promi
     }
   }
   shown.push(
-    "a 2-vCPU vkernel checkpointed by its own protocol, killed with SIGKILL, restored in a new OS process from a file store and from the embedded S3 server, finishing exactly as an uninterrupted boot",
+    "a 2-vCPU vkernel with a multithreaded guest and a UDP echo pair checkpointed by its own protocol, killed with SIGKILL, restored in a new OS process from a file store and from the embedded S3 server, finishing exactly as an uninterrupted boot",
   );
 }

@@ -7,10 +7,9 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, onTestFinished, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { captureIO } from "../io-capture.ts";
 import { main } from "../main.ts";
-import { useSliceVkernel } from "./boot-vkernel.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const GUEST = resolve(import.meta.dirname, "../../../host-kernel/guest/bin");
@@ -222,26 +221,24 @@ describe("HTML pages in headless Chromium", () => {
   }, 60_000);
 
   test("a vkernel image's page has a vkernel section whose numbers match --json", async () => {
-    // The slice's checkpoint is the host's (SIG_DFL): the image is a vkernel image whatever the
-    // state of the full vkernel's protocol.
-    useSliceVkernel(true);
-    onTestFinished(() => useSliceVkernel(false));
     const vkStore = `file:${join(dir, "vk-store")}`;
     const booted = await vkc(
       "boot",
       "--store",
       vkStore,
       "--vcpus",
-      "1",
+      "2",
       "--memory",
       "2M",
       "--checkpoint-at",
-      "2000",
+      "200000",
       "--exit-after-checkpoint",
       "--console",
       join(dir, "vk.txt"),
       "--",
-      `${GUEST}/hello.elf`,
+      `${GUEST}/threads.elf`,
+      "4",
+      "2000",
     );
     expect(booted.status, booted.stderr).toBe(0);
     const file = join(dir, "vk.html");
@@ -251,13 +248,25 @@ describe("HTML pages in headless Chromium", () => {
       vcpus: number;
       memoryBytes: number;
       residentPages: number;
+      processes: { pid: number; threads: { tid: number; regs: Record<string, number> }[] }[];
     };
-    expect(vk).toMatchObject({ vcpus: 1, memoryBytes: 2 * 1024 * 1024 });
+    expect(vk).toMatchObject({ vcpus: 2, memoryBytes: 2 * 1024 * 1024 });
     const { page, errors, requests } = await open(file);
     expect(await num(page, "section#vkernel", "vk-vcpus")).toBe(vk.vcpus);
     expect(await num(page, "section#vkernel", "vk-memory-bytes")).toBe(vk.memoryBytes);
     expect(await num(page, "section#vkernel", "vk-resident-pages")).toBe(vk.residentPages);
-    expect(await page.textContent("section#vkernel")).toContain("/guest/0 hello.elf");
+    expect(await page.textContent("section#vkernel")).toContain("guest 0/guest/0/threads.elf 4 2000");
+    // One row per virtual thread, with the registers --json has.
+    expect(await num(page, "section#vkernel", "vk-processes")).toBe(vk.processes.length);
+    const threads = vk.processes.flatMap((p) => p.threads.map((t) => ({ pid: p.pid, ...t })));
+    expect(threads.length).toBeGreaterThan(1);
+    expect(await page.$$eval("tr.vk-thread", (els: AttrElement[]) => els.length)).toBe(threads.length);
+    for (const t of threads) {
+      const pc = await page.textContent(
+        `tr.vk-thread[data-pid="${t.pid}"][data-tid="${t.tid}"] td:nth-child(6)`,
+      );
+      expect(pc).toBe(`0x${(t.regs.pc ?? -1).toString(16).padStart(8, "0")}`);
+    }
     expect(errors).toEqual([]);
     expect(requests).toEqual([]);
     await page.close();

@@ -7,6 +7,7 @@ import {
 } from "@vkc/checkpoint";
 import { jsonEvent } from "../output.ts";
 import { storeUrl, withImageStore } from "../stores/store-session.ts";
+import { readBootRecord } from "./boot-record.ts";
 import { columns, formatBytes, formatTime, shortId } from "./images-format.ts";
 import type { ImagesCommandOptions, ImagesContext } from "./images-options.ts";
 
@@ -124,6 +125,9 @@ export async function imageTree(images: ImageStore): Promise<ImageRow[]> {
       manifests.set(row.listing.id, manifest);
       const first = manifest.processes[0];
       if (first !== undefined) row.program = first.comm || first.argv[0] || "?";
+      // A vkernel: name its first guest too (`vkernel:threads.elf`).
+      const guest = readBootRecord(manifest)?.config.guests[0]?.argv[0];
+      if (guest !== undefined) row.program = `${row.program}:${guest.split("/").pop()}`;
       row.processes = manifest.processes.length;
     } catch (error) {
       row.damaged = error instanceof Error ? error.message.split("\n")[0]! : String(error);

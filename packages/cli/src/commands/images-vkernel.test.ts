@@ -83,7 +83,7 @@ describe("vkc images show: the vkernel section", () => {
     expect(text).toMatch(
       /^vkernel: 2 vCPU\(s\), memimage 4\.0 MiB \(3 pages resident, 12 KiB\), state generation 3$/m,
     );
-    expect(text).toMatch(/guest 0: \/guest\/0 threads\.elf 4 100/);
+    expect(text).toMatch(/guest 0: threads\.elf 4 100 \(\/guest\/0\)$/m);
     expect(text).toMatch(/vke on \/dev\/tap0 10\.0\.0\.2\/24/);
     expect(text).toMatch(/vproc 1 \(ppid 0\) threads active, 2 pages resident/);
     expect(text).toMatch(/thread 1: pc 0x00010074 sp 0x7ffff000 tp 0x00002000 runnable/);

@@ -126,7 +126,7 @@ export function renderVkernelText(s: VkernelSection, withRegs: boolean): string[
   const out = [
     `vkernel: ${s.vcpus} vCPU(s), memimage ${formatBytes(s.memoryBytes)} (${s.residentPages} pages resident, ${formatBytes(s.residentPages * PAGE_SIZE)})${s.generation === null ? "" : `, state generation ${s.generation}`}`,
   ];
-  for (const [i, g] of s.guests.entries()) out.push(`  guest ${i}: ${g.path} ${g.argv.join(" ")}`.trimEnd());
+  for (const [i, g] of s.guests.entries()) out.push(`  guest ${i}: ${guestLine(g)}`);
   for (const t of s.taps) out.push(`  vke on ${t.device}${t.address === undefined ? "" : ` ${t.address}`}`);
   if (s.processes === null) {
     out.push("  virtual processes: not readable from this image (needs the vkernel's saved kernel state)");
@@ -163,10 +163,7 @@ export function renderVkernelHtml(s: VkernelSection): string {
     "vk-processes": s.processes?.length ?? -1,
   });
   const guests = s.guests
-    .map(
-      (g, i) =>
-        `<tr><th>guest ${i}</th><td><code>${escapeHtml(`${g.path} ${g.argv.join(" ")}`)}</code></td></tr>`,
-    )
+    .map((g, i) => `<tr><th>guest ${i}</th><td><code>${escapeHtml(guestLine(g))}</code></td></tr>`)
     .join("");
   const procs =
     s.processes === null
@@ -192,6 +189,12 @@ export function renderVkernelHtml(s: VkernelSection): string {
 <tr><th>vCPUs</th><td>${s.vcpus}</td></tr>
 <tr><th>memimage</th><td>${escapeHtml(formatBytes(s.memoryBytes))}, ${s.residentPages} pages resident</td></tr>${guests}</table>
 <h3>Virtual processes</h3>${procs}</section>`;
+}
+
+/** A guest's command line, and its VFS path when argv[0] is not that path. */
+function guestLine(g: { readonly path: string; readonly argv: readonly string[] }): string {
+  const line = g.argv.join(" ");
+  return g.argv[0] === g.path ? line : `${line} (${g.path})`.trimStart();
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

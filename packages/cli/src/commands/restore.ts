@@ -1,12 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { CheckpointError, type Manifest, PAGE_SIZE } from "@vkc/checkpoint";
-import { HostKernelError, type ThawOptions, thawProcess } from "@vkc/host-kernel";
+import { HostKernelError, signals, type ThawOptions, thawProcess } from "@vkc/host-kernel";
 import { CliError } from "../errors.ts";
 import type { CliIO } from "../main.ts";
 import { type ConsoleOutput, openConsole } from "../output.ts";
 import { withMeter } from "../progress/progress-meter.ts";
 import { type StoreContext, storeUrl, withImageStore } from "../stores/store-session.ts";
-import { sha256, signalCheckpoints } from "./boot.ts";
+import { sha256, signalCheckpoints, signalVkernel } from "./boot.ts";
 import { type BootNetwork, openBootNetwork } from "./boot-network.ts";
 import { type BootRecord, bootSection, readBootRecord } from "./boot-record.ts";
 import { VKERNEL_PATH, vkernelProgram } from "./boot-vkernel.ts";
@@ -33,6 +33,8 @@ export interface RestoreOptions {
   checkpointEvery?: CheckpointEvery;
   keep?: number;
   embed?: boolean;
+  /** `--lazy`: pages read when first touched and in the background (a store with sync reads). */
+  lazy?: boolean;
 }
 
 /**
@@ -78,25 +80,29 @@ export async function restore(image: string, opts: RestoreOptions, io: CliIO): P
           files,
           checkpointTarget: target,
           retval: 1,
+          ...(opts.lazy === true ? { lazy: true } : {}),
           ...(vkernel === null ? {} : vkernel.options),
           ...(tty === null ? {} : { liveInput: true }),
         }),
       );
       sink = tty?.output ?? openConsole(io, opts.console);
       const take = vkernel === null ? targetCheckpoints(target) : signalCheckpoints(target);
-      return { ...thawed, output: sink, target, take, network: vkernel?.network ?? null };
+      return { ...thawed, output: sink, target, take, vkernel, network: vkernel?.network ?? null };
     } catch (error) {
       await vkernel?.network.close();
       throw cannotRestore(image, error);
     }
   });
-  const { kernel, pid, output, target, take, network } = prepared;
+  const { kernel, pid, output, target, take, network, vkernel } = prepared;
   try {
     if (tty === null) return await runWithCheckpoints(kernel, pid, take, opts, io, `image ${image}`);
     // This terminal's size, not the saved one: a change reaches the guest as SIGWINCH.
     kernel.tty.setWinsize({ ...kernel.tty.winsize, ...tty.winsize() });
-    return await tty.drive(kernel, () =>
-      runWithCheckpoints(kernel, pid, take, opts, tty.io, `image ${image}`),
+    return await tty.drive(
+      kernel,
+      () => runWithCheckpoints(kernel, pid, take, opts, tty.io, `image ${image}`),
+      // A vkernel's console is raw: ^E checkpoints the whole vkernel (SIGCKPT, its protocol).
+      vkernel === null ? {} : { checkpointKey: () => signalVkernel(kernel, pid, signals.SIGCKPT) },
     );
   } finally {
     await output.close();

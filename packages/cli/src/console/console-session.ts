@@ -56,8 +56,9 @@ export class InteractiveConsole {
    * sizes to `kernel`; resolves its exit status, or QUIT_STATUS after ^] q (or 128+n after a
    * signal), having killed the guest. The terminal is restored whatever happens.
    */
-  async drive(kernel: Kernel, work: () => Promise<number>): Promise<number> {
+  async drive(kernel: Kernel, work: () => Promise<number>, options: DriveOptions = {}): Promise<number> {
     const { stdin, stdout } = this.streams;
+    const checkpointKey = options.checkpointKey;
     let quit: (status: number) => void = () => {};
     const quitting = new Promise<number>((resolve) => {
       quit = resolve;
@@ -65,7 +66,18 @@ export class InteractiveConsole {
     const parser = new EscapeParser();
     const onData = (chunk: Buffer): void => {
       const { forward, command } = parser.push(chunk);
-      if (forward.length > 0) kernel.ttyInput(forward);
+      if (checkpointKey === undefined) {
+        if (forward.length > 0) kernel.ttyInput(forward);
+      } else {
+        // ^E is vkc's here: each one checkpoints, the other bytes go on to the guest in order.
+        let from = 0;
+        for (let i = 0; i <= forward.length; i++) {
+          if (i < forward.length && forward[i] !== CTRL_E) continue;
+          if (i > from) kernel.ttyInput(forward.subarray(from, i));
+          if (i < forward.length) checkpointKey();
+          from = i + 1;
+        }
+      }
       if (command === "help") this.notice(ESCAPE_HELP);
       if (command === "quit") quit(QUIT_STATUS);
     };
@@ -95,6 +107,18 @@ export class InteractiveConsole {
       raw.restore();
     }
   }
+}
+
+/** ^E, the tty's VCKPT key. */
+const CTRL_E = 0x05;
+
+/** How `drive` treats keys. */
+export interface DriveOptions {
+  /**
+   * Take ^E for vkc: called for each one instead of passing it to the guest's tty (for a vkernel,
+   * whose console is in raw mode: ^E then checkpoints the vkernel, not a process inside it).
+   */
+  readonly checkpointKey?: () => void;
 }
 
 /** Kill every guest process and let the run loop end (bounded: it may be mid-checkpoint). */

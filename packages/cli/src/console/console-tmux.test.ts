@@ -140,6 +140,33 @@ describe("vkc run on a terminal (tmux)", () => {
     await waitFor(pane, /EXIT=130\s+MODE=same/);
   }, 120_000);
 
+  test("vkc boot: keys reach a guest inside the vkernel, ^E checkpoints the whole vkernel, restore attaches", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vkc-console-"));
+    const pane = openPane(dir);
+    runVkc(pane, dir, `boot --vcpus 2 -- ${GUEST}/ttyraw.elf`);
+    await waitFor(pane, /ttyraw: raw mode on/);
+    tmux("send-keys", "-t", pane, "-l", "a");
+    await waitFor(pane, /key 1: 0x61 'a'/);
+    tmux("send-keys", "-t", pane, "C-e");
+    const [, id] = await waitFor(pane, /vkc: checkpoint ([0-9a-f]{12}) written to file:\S+\/store/);
+    const manifest = await latestManifest(dir);
+    expect(manifest.integrity?.digest?.startsWith(id ?? "-")).toBe(true);
+    expect((manifest.extensions?.vkcCli as { vkernel?: unknown } | undefined)?.vkernel).toBeDefined();
+    tmux("send-keys", "-t", pane, "-l", "b");
+    await waitFor(pane, /key 2: 0x62 'b'/);
+    tmux("send-keys", "-t", pane, "C-]", "q");
+    await waitFor(pane, /EXIT=130\s+MODE=same/);
+
+    // The restored vkernel resumes at the checkpoint: the guest has seen one key, and ends on 'q'.
+    tmux("send-keys", "-t", pane, "clear", "Enter");
+    await waitFor(pane, /^\S*# $/m);
+    runVkc(pane, dir, "restore latest");
+    tmux("send-keys", "-t", pane, "-l", "zq");
+    await waitFor(pane, /key 2: 0x7a 'z'/);
+    await waitFor(pane, /EXIT=0\s+MODE=same/);
+    expect(screen(pane)).toMatch(/ttyraw: 3 key\(s\), checksum 0x[0-9a-f]{8}, ended by 'q', mode restored/);
+  }, 120_000);
+
   test("SIGTERM restores the terminal and exits 143", async () => {
     const dir = mkdtempSync(join(tmpdir(), "vkc-console-"));
     const pane = openPane(dir);

@@ -54,3 +54,17 @@ export class RebuildError extends HostKernelError {
     super("CKPT_REBUILD", `cannot rebuild the kernel: ${problem}`, options);
   }
 }
+
+/**
+ * A lazy thaw could not load a page of its image (damaged, missing, or the store failed). The
+ * run stops with it: a guest never sees bytes that do not match the image.
+ */
+export class LazyPageError extends HostKernelError {
+  constructor(id: string, objectId: number, index: number, problem: string, options?: { cause?: unknown }) {
+    super(
+      "CKPT_LAZY_PAGE",
+      `lazy restore of image ${id.slice(0, 12)}: page ${index} of object ${objectId}: ${problem}`,
+      options,
+    );
+  }
+}

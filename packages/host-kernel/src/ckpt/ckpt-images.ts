@@ -53,8 +53,16 @@ export function newDescriptionTable(): DescriptionTable {
   return { files: new Map(), carried: new Set() };
 }
 
+/** A siginfo as CBOR data; SIGCHLD's `status` (si_status) when it has one. */
 export function sigInfo(info: SigInfo): CborMap {
-  return { signo: info.signo, code: info.code, addr: info.addr >>> 0, pid: info.pid, uid: info.uid };
+  return {
+    signo: info.signo,
+    code: info.code,
+    addr: info.addr >>> 0,
+    pid: info.pid,
+    uid: info.uid,
+    ...(info.status !== undefined ? { status: info.status } : {}),
+  };
 }
 
 export function pendingInfo(m: ReadonlyMap<number, SigInfo>): CborValue[] {
@@ -98,6 +106,26 @@ export function processImage(proc: Process, callerTid: number | null, table: Des
         pendingInfo: pendingInfo(proc.pendingInfo),
         fdFiles: desc.shares,
       },
+    },
+  };
+}
+
+/**
+ * `processImage` plus what a process that may have exited needs (describeKernel, and freezes of
+ * process trees): `exitStatus`, and `state`, `exitSignal`, `autoReap` in its `hostKernel` map.
+ */
+export function processImageWithStatus(
+  proc: Process,
+  callerTid: number | null,
+  table: DescriptionTable,
+): ProcessImage {
+  const image = processImage(proc, callerTid, table);
+  const ext = image.extensions?.[EXT_KEY] as CborMap;
+  return {
+    ...image,
+    ...(proc.exitStatus !== null ? { exitStatus: proc.exitStatus } : {}),
+    extensions: {
+      [EXT_KEY]: { ...ext, state: proc.state, exitSignal: proc.exitSignal, autoReap: proc.autoReap },
     },
   };
 }

@@ -22,14 +22,37 @@ function complete(k: Kernel, tid: number | null, result: number): void {
   lwp.hart.pc = (lwp.hart.pc + 4) >>> 0;
 }
 
-/** Take every queued checkpoint (awaiting each write), then let the process go on or exit. */
+/**
+ * Whether an ancestor of `pid` is in `pids`. An image holds the whole process tree, so a signal
+ * sent to a process group (the tty's ^E) writes one image of the tree, not one per process.
+ */
+function hasAncestorIn(k: Kernel, pid: number, pids: readonly number[]): boolean {
+  const seen = new Set<number>();
+  for (let p = k.procs.get(pid); p !== undefined && p.ppid !== 0 && !seen.has(p.pid); ) {
+    seen.add(p.pid);
+    if (pids.includes(p.ppid)) return true;
+    p = k.procs.get(p.ppid);
+  }
+  return false;
+}
+
+/**
+ * Take every queued checkpoint (awaiting each write), then let the process go on or exit. A
+ * request of a signal (no sys_checkpoint caller) for a process whose ancestor is checkpointed in
+ * the same batch writes nothing: the ancestor's image holds it (CHECKPOINT.md "Process trees").
+ */
 export async function serviceCheckpoints(k: Kernel): Promise<void> {
+  const batch: number[] = [];
   for (let req = k.checkpointRequests.shift(); req !== undefined; req = k.checkpointRequests.shift()) {
     const proc = k.procs.get(req.pid);
     if (proc === undefined || proc.state !== "alive") continue;
     const target = k.checkpointTarget;
     let result = 0;
-    if (target !== null) {
+    batch.push(req.pid);
+    const covered =
+      req.callerTid === null &&
+      hasAncestorIn(k, req.pid, [...batch, ...k.checkpointRequests.map((r) => r.pid)]);
+    if (target !== null && !covered) {
       try {
         await target.checkpoint(k, req.pid, { callerTid: req.callerTid, cause: req.cause });
       } catch (error) {

@@ -46,7 +46,8 @@ export function createStoreTarget(images: ImageStore, options: StoreTargetOption
       const result = await images.writeImage(frozen.draft, frozen.pages, {
         refs: options.refs ?? ["latest"],
       });
-      kernel.procs.get(pid)?.vm.clearDirty();
+      // The image holds the whole process tree: every process in it starts clean.
+      for (const p of frozen.pids) kernel.procs.get(p)?.vm.clearDirty();
       last.set(pid, { id: result.id, saved: frozen.saved });
       const written: CheckpointWritten = {
         id: result.id,

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createImageStore, createMemoryStore, type ImageStore } from "@vkc/checkpoint";
+import { expect } from "vitest";
 import { createKernel, type Kernel, type KernelOptions, type RunResult } from "../kernel.ts";
 import { createStoreTarget } from "./ckpt-target.ts";
 import type { CheckpointWritten } from "./ckpt-types.ts";
@@ -77,4 +78,19 @@ export const RUN_LIMIT = 2_000_000_000;
 
 export async function runToEnd(kernel: Kernel): Promise<RunResult> {
   return kernel.run({ maxInstructions: RUN_LIMIT });
+}
+
+/** An uninterrupted run's console and result, for the equivalence law. */
+export interface WholeRun {
+  readonly out: string;
+  readonly result: RunResult;
+}
+
+/** The law's "the same": console bytes, exit status, instruction count and final digest. */
+export function expectSameRun(out: string, result: RunResult, whole: WholeRun): void {
+  expect(out).toBe(whole.out);
+  expect(result.reason).toBe("exited");
+  expect(result.exitStatus).toBe(whole.result.exitStatus);
+  expect(result.instructions).toBe(whole.result.instructions);
+  expect(result.digest).toBe(whole.result.digest);
 }

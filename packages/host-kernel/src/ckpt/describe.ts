@@ -1,15 +1,15 @@
 import { createHash } from "node:crypto";
-import type { CborMap, CborValue, ProcessImage } from "@vkc/checkpoint";
+import type { CborMap, CborValue } from "@vkc/checkpoint";
 import type { Kernel } from "../kernel.ts";
 import { netStackImage } from "../net/socket-image.ts";
+import { settleLazy } from "../vm/vm-lazy.ts";
 import type { VmObject } from "../vm/vm-object.ts";
 import {
   cpuStateImage,
-  EXT_KEY,
   inputImage,
   newDescriptionTable,
   PRNG_ALGORITHM,
-  processImage,
+  processImageWithStatus,
   sleepQueuesImage,
   ttyImage,
   writableFiles,
@@ -49,21 +49,7 @@ export function describeKernel(kernel: Kernel, options: DescribeOptions): CborMa
   const objects: VmObject[] = [];
   const seen = new Set<VmObject>([kernel.sigcode]);
   for (const proc of kernel.procs.values()) {
-    const image = processImage(proc, null, table);
-    const ext = image.extensions?.[EXT_KEY] as CborMap;
-    const described: ProcessImage = {
-      ...image,
-      ...(proc.exitStatus !== null ? { exitStatus: proc.exitStatus } : {}),
-      extensions: {
-        [EXT_KEY]: {
-          ...ext,
-          state: proc.state,
-          exitSignal: proc.exitSignal,
-          autoReap: proc.autoReap,
-        },
-      },
-    };
-    processes.push(described as unknown as CborMap);
+    processes.push(processImageWithStatus(proc, null, table) as unknown as CborMap);
     for (const e of proc.vm.entries) {
       if (seen.has(e.object)) continue;
       seen.add(e.object);
@@ -116,6 +102,7 @@ function describeObjects(objects: readonly VmObject[], options: DescribeOptions)
   const first = new Map<Uint8Array, { id: number; index: number; ref: CborValue }>();
   return objects.map((o) => {
     const pages: CborValue[] = [];
+    settleLazy(o);
     for (const index of [...o.pages.keys()].sort((a, b) => a - b)) {
       const page = o.pages.get(index) as Uint8Array;
       const earlier = first.get(page);

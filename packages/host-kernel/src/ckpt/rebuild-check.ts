@@ -110,6 +110,7 @@ function sigInfoList(m: CborMap, key: string, path: string): void {
     int(s, "addr", p, 0, U32);
     int(s, "pid", p, 0, U32);
     int(s, "uid", p, 0, U32);
+    if (s.status !== undefined) int(s, "status", p, I32_MIN, 2 ** 31 - 1);
   });
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { CborMap, CborValue, ImageStore, LwpImage, Manifest, ProcessImage } from "@vkc/checkpoint";
-import { CheckpointError } from "@vkc/checkpoint";
+import { CheckpointError, lazyPageReader } from "@vkc/checkpoint";
 import { PAGE_SIZE } from "../cpu/cpu-types.ts";
 import { Hart } from "../cpu/hart.ts";
 import type { InputEvent } from "../dev/input-script.ts";
@@ -40,10 +40,19 @@ import {
 import { fromImageEntryFlags } from "./ckpt-flags.ts";
 import { EXT_KEY, EXT_VERSION, PRNG_ALGORITHM } from "./ckpt-images.ts";
 import { fromSigSet } from "./ckpt-sigset.ts";
+import { LazyRestore } from "./thaw-lazy.ts";
+import { thawTree } from "./thaw-tree.ts";
 
 export interface ThawOptions extends KernelOptions {
   /** What the LWP that froze itself with sys_checkpoint(FREEZE) sees as its result (default 1). */
   retval?: number;
+  /**
+   * Lazy restore: build the process with its page maps but no page bytes; each page is read
+   * (and checked) when first touched, the rest in the background between slices (`Thawed.lazy`).
+   * The store must read synchronously (file and memory stores do). Default false: every page is
+   * read and checked before the kernel is built.
+   */
+  lazy?: boolean;
 }
 
 export interface Thawed {
@@ -51,6 +60,8 @@ export interface Thawed {
   readonly pid: number;
   readonly id: string;
   readonly manifest: Manifest;
+  /** A lazy thaw's page loader (its progress, `finish()`); null for an eager thaw. */
+  readonly lazy: LazyRestore | null;
 }
 
 const SLEEP_MODES = new Set<SleepMode>(["retry", "umtx", "nanosleep"]);
@@ -67,6 +78,8 @@ interface Plan {
   readonly lwpExts: CborMap[];
   readonly files: Map<string, Uint8Array>;
   readonly pages: Map<number, Map<number, Uint8Array>>;
+  /** Lazy thaw: where pages come from instead of `pages`. */
+  lazy: LazyRestore | null;
 }
 
 /**
@@ -82,22 +95,46 @@ export async function thawProcess(
   ref: string,
   options: ThawOptions = {},
 ): Promise<Thawed> {
-  const plan = await readPlan(images, ref, options);
+  const { id, manifest } = await readManifest(images, ref);
+  // A process with its descendants (CHECKPOINT.md "Process trees"): thaw-tree.ts.
+  if (manifest.kind === "process" && manifest.processes.length > 1)
+    return thawTree(images, id, manifest, options);
+  const plan = await readPlan(images, ref, id, manifest, options);
   const kernel = build(plan, options);
-  return { kernel, pid: plan.proc.pid, id: plan.id, manifest: plan.manifest };
+  return { kernel, pid: plan.proc.pid, id: plan.id, manifest: plan.manifest, lazy: plan.lazy };
 }
 
-async function readPlan(images: ImageStore, ref: string, options: ThawOptions): Promise<Plan> {
-  let id: string;
-  let manifest: Manifest;
+async function readManifest(images: ImageStore, ref: string): Promise<{ id: string; manifest: Manifest }> {
   try {
-    id = await images.resolve(ref);
-    manifest = await images.readManifest(id);
+    const id = await images.resolve(ref);
+    return { id, manifest: await images.readManifest(id) };
   } catch (cause) {
     throw new ThawReadError(ref, firstLine(cause), { cause });
   }
+}
+
+async function readPlan(
+  images: ImageStore,
+  ref: string,
+  id: string,
+  manifest: Manifest,
+  options: ThawOptions,
+): Promise<Plan> {
   const plan = validate(id, manifest, options.network !== undefined);
-  await checkExecutables(images, plan, options);
+  await checkExecutables(images, manifest, plan.files, options);
+  if (options.lazy === true) {
+    for (const o of manifest.objects) {
+      const last = o.pages.indexes[o.pages.indexes.length - 1];
+      if (last !== undefined && last >= o.size)
+        throw new ThawInvalidImageError(id, `page ${last} of object ${o.id} is out of range`);
+    }
+    try {
+      plan.lazy = new LazyRestore(await lazyPageReader(images, id));
+    } catch (cause) {
+      throw new ThawReadError(ref, firstLine(cause), { cause });
+    }
+    return plan;
+  }
   try {
     for await (const page of images.readPages(id)) {
       const object = manifest.objects.find((o) => o.id === page.objectId);
@@ -120,7 +157,7 @@ async function readPlan(images: ImageStore, ref: string, options: ThawOptions): 
   return plan;
 }
 
-function firstLine(error: unknown): string {
+export function firstLine(error: unknown): string {
   const message = CheckpointError.isInstance(error) || error instanceof Error ? error.message : String(error);
   return message.split("\n")[0] ?? "unknown error";
 }
@@ -205,18 +242,27 @@ function validate(id: string, manifest: Manifest, network: boolean): Plan {
       str(fm, "path", "files[]");
       bytes(fm, "data", "files[]");
     }
-    return { id, manifest, proc, kernelExt, procExt, lwpExts, files: new Map(), pages: new Map() };
+    return { id, manifest, proc, kernelExt, procExt, lwpExts, files: new Map(), pages: new Map(), lazy: null };
   } catch (error) {
     if (error instanceof CborShapeError) bad(error.message);
     throw error;
   }
 }
 
-async function checkExecutables(images: ImageStore, plan: Plan, options: ThawOptions): Promise<void> {
+/**
+ * Check every executable of `manifest`: the file at its path (`options.files`) must have the saved
+ * SHA-256, else the embedded copy is read, checked and put in `files`, else the thaw fails.
+ */
+export async function checkExecutables(
+  images: ImageStore,
+  manifest: Manifest,
+  files: Map<string, Uint8Array>,
+  options: ThawOptions,
+): Promise<void> {
   const given = options.files ?? {};
   const lookup = (path: string): Uint8Array | undefined =>
     given instanceof Map ? given.get(path) : (given as Readonly<Record<string, Uint8Array>>)[path];
-  for (const exe of plan.manifest.executables) {
+  for (const exe of manifest.executables) {
     const file = lookup(exe.path);
     if (file !== undefined) {
       const got = sha256(file);
@@ -232,7 +278,7 @@ async function checkExecutables(images: ImageStore, plan: Plan, options: ThawOpt
     }
     const got = sha256(bytes);
     if (got !== exe.sha256) throw new ThawExecutableMismatchError(exe.path, exe.sha256, got);
-    plan.files.set(exe.path, bytes);
+    files.set(exe.path, bytes);
   }
 }
 
@@ -253,6 +299,8 @@ export function sigInfos(values: readonly unknown[], into: Map<number, SigInfo>,
       pid: int(m, "pid", path, 0, NS),
       uid: int(m, "uid", path, 0, NS),
     };
+    // SIGCHLD's si_status (absent in images written before it was kept).
+    if (m.status !== undefined) info.status = int(m, "status", path, -(2 ** 31), 2 ** 31 - 1);
     into.set(info.signo, info);
   }
 }
@@ -267,7 +315,7 @@ function build(plan: Plan, options: ThawOptions): Kernel {
     const given = options.files ?? {};
     for (const [p, b] of given instanceof Map ? given : Object.entries(given)) files.set(p, b as Uint8Array);
     for (const [p, b] of plan.files) files.set(p, b);
-    const { retval: _retval, ...kernelOptions } = options;
+    const { retval: _retval, lazy: _lazy, ...kernelOptions } = options;
     const kernel = createKernel({
       ...kernelOptions,
       cpus: options.cpus ?? int(kx, "cpus", "hostKernel", 1, 64),
@@ -322,6 +370,7 @@ function build(plan: Plan, options: ThawOptions): Kernel {
         object = new VmObject(o.id, "anon", sizePages);
       }
       for (const [index, page] of plan.pages.get(o.id) ?? []) object.pages.set(index, page);
+      plan.lazy?.attach(object, o.id, o.pages.indexes);
       object.dirty.clear();
       objects.set(o.id, object);
     }
@@ -478,6 +527,7 @@ function build(plan: Plan, options: ThawOptions): Kernel {
 
     // 6. SIGTHAW (ignored unless caught).
     kernel.postSignal(proc, SIGTHAW, { signo: SIGTHAW, code: SI_KERNEL, addr: 0, pid: 0, uid: 0 });
+    kernel.background = plan.lazy;
     return kernel;
   } catch (error) {
     if (error instanceof CborShapeError) bad(error.message);

@@ -382,3 +382,45 @@ describe("vmspace_ctl(RUN)", () => {
     expect(v.call(nr.SYS_vmspace_ctl, GUEST_ID, VMSPACE_CTL_RUN, frame)).toBe(-ENOENT);
   });
 });
+
+describe("vmspace_ctl frame words (H3)", () => {
+  it("runs at most the frame's budget (148) and reports what the guest retired (152)", () => {
+    const v = vkernel(10_000);
+    v.guest();
+    v.tables.map(GUEST_CODE, CODE_PHYS, PTE_R | PTE_X | PTE_U);
+    v.poke(CODE_PHYS, words([addi(6, 6, 1), jal(0, -4)]));
+    v.poke(FRAME_PHYS, guestFrame(GUEST_CODE, {}));
+    v.poke(FRAME_PHYS + 148, u32s(123));
+    const cpu = v.k.sched.cpus[0];
+    if (cpu !== undefined) cpu.used = 0;
+    expect(v.call(nr.SYS_vmspace_ctl, GUEST_ID, VMSPACE_CTL_RUN, MEMIMG + FRAME_PHYS)).toBe(VMTRAP_SLICE);
+    expect(v.proc.vm.readU32(MEMIMG + FRAME_PHYS + 152)).toBe(123);
+    expect(v.proc.vm.readU32(MEMIMG + FRAME_PHYS + 148)).toBe(0); // written back as 0
+    // 0 = the rest of the slice, as before
+    const r = v.run(GUEST_CODE);
+    expect(r.retired).toBe(10_000);
+    expect(v.proc.vm.readU32(MEMIMG + FRAME_PHYS + 152)).toBe(10_000);
+  });
+
+  it("keeps the LR reservation across runs only with VMFRAME_SAME_CONTEXT (156)", () => {
+    for (const same of [false, true]) {
+      const v = vkernel(10_000);
+      v.guest();
+      v.tables.map(GUEST_CODE, CODE_PHYS, PTE_R | PTE_X | PTE_U);
+      v.tables.map(GUEST_DATA, DATA_PHYS, PTE_R | PTE_W | PTE_U);
+      // lr.w a0, (t0); ecall; sc.w a2, a1, (t0); ecall
+      const lr = (0b00010 << 27) | (5 << 15) | (2 << 12) | (10 << 7) | 0x2f;
+      const sc = (0b00011 << 27) | (11 << 20) | (5 << 15) | (2 << 12) | (12 << 7) | 0x2f;
+      v.poke(CODE_PHYS, words([li(5, GUEST_DATA), lr >>> 0, ecall(), sc >>> 0, ecall()]));
+      const first = v.run(GUEST_CODE, { 11: 9 });
+      expect(first.cause).toBe(VMTRAP_SYSCALL);
+      const regs: Record<number, number> = { 5: GUEST_DATA, 11: 9 };
+      v.poke(FRAME_PHYS, guestFrame(first.pc + 4, regs));
+      v.poke(FRAME_PHYS + 156, u32s(same ? 1 : 0));
+      const cpu = v.k.sched.cpus[0];
+      if (cpu !== undefined) cpu.used = 0;
+      expect(v.call(nr.SYS_vmspace_ctl, GUEST_ID, VMSPACE_CTL_RUN, MEMIMG + FRAME_PHYS)).toBe(VMTRAP_SYSCALL);
+      expect(v.proc.vm.readU32(MEMIMG + FRAME_PHYS + 12 * 4)).toBe(same ? 0 : 1); // sc.w result
+    }
+  });
+});

@@ -87,7 +87,11 @@ describe("VmObject page backend (H1)", () => {
     const vm = new VmSpace(ids);
     const at = vm.map({ addr: 0x10000, len: 0x2000, prot: PROT_READ | PROT_WRITE, flags: 0, fixed: true });
     expect(vm.lookup(at)?.object.backend).toBe(backend);
-    const file = new VmObject(ids.take(), "file", 1, { bytes: new Uint8Array([1, 2, 3]), path: "/f", offset: 0 });
+    const file = new VmObject(ids.take(), "file", 1, {
+      bytes: new Uint8Array([1, 2, 3]),
+      path: "/f",
+      offset: 0,
+    });
     vm.map({ addr: 0x20000, len: 0x1000, prot: PROT_READ, flags: 0, fixed: true, object: file });
     expect(file.backend).toBe(backend);
     expect(vm.copyin(0x20000, 3)).toEqual(new Uint8Array([1, 2, 3]));

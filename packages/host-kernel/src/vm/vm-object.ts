@@ -1,4 +1,5 @@
 import { PAGE_SIZE } from "../cpu/cpu-types.ts";
+import type { LazyPages } from "./vm-lazy.ts";
 
 /** Read-only page of zeros returned for reads of untouched anonymous pages. Never written. */
 export const ZERO_PAGE: Uint8Array = new Uint8Array(PAGE_SIZE);
@@ -70,6 +71,8 @@ export class VmObject {
   backend: VmPageBackend | null = null;
   /** With a backend: the physical page number of each materialized page. */
   readonly phys = new Map<number, number>();
+  /** Lazy thaw: pages still in the image, loaded on first touch (null: none). See `vm-lazy.ts`. */
+  lazy: LazyPages | null = null;
 
   constructor(
     id: number,
@@ -87,7 +90,7 @@ export class VmObject {
 
   /** The page for reading: materialized, file bytes (materialized on first touch), or ZERO_PAGE. */
   pageForRead(index: number): Uint8Array {
-    const page = this.pages.get(index);
+    const page = this.pages.get(index) ?? this.faultInLazy(index);
     if (page !== undefined) return page;
     if (this.source !== null) return this.materializeFromSource(index);
     if (this.backend !== null) return this.newPage(index);
@@ -119,7 +122,7 @@ export class VmObject {
 
   /** The page for writing: private to this object and marked dirty. */
   pageForWrite(index: number): Uint8Array {
-    let page = this.pages.get(index);
+    let page = this.pages.get(index) ?? this.faultInLazy(index);
     if (page === undefined) {
       if (this.source !== null) page = this.materializeFromSource(index);
       else {
@@ -150,6 +153,19 @@ export class VmObject {
     return page;
   }
 
+  /** Lazy thaw: load page `index` from the image if it is still there (clean: it equals the image). */
+  private faultInLazy(index: number): Uint8Array | undefined {
+    if (this.lazy === null || !this.lazy.has(index)) return undefined;
+    const bytes = this.lazy.take(index);
+    if (this.backend === null) {
+      this.pages.set(index, bytes);
+      return bytes;
+    }
+    const page = this.newPage(index);
+    page.set(bytes);
+    return page;
+  }
+
   private materializeFromSource(index: number): Uint8Array {
     const page = this.newPage(index);
     const source = this.source as Uint8Array;
@@ -170,6 +186,7 @@ export class VmObject {
 
   /** Drop pages in [from, to) (munmap of the only mapping, or brk shrink). */
   freePages(from: number, to: number): void {
+    this.lazy?.drop(from, to);
     for (const index of [...this.pages.keys()]) {
       if (index >= from && index < to) {
         this.dropPage(index);
@@ -190,6 +207,7 @@ export class VmObject {
     twin.sourcePath = this.sourcePath;
     twin.sourceOffset = this.sourceOffset;
     twin.backend = this.backend;
+    twin.lazy = this.lazy?.fork(twin) ?? null;
     for (const [index, page] of this.pages) {
       twin.pages.set(index, page);
       twin.cow.add(index);

@@ -7,6 +7,7 @@ import {
   syscalls,
 } from "@vkc/host-kernel";
 import { vconsSetMode } from "../dev/vcons.ts";
+import { vkeResumeStep, vkeSaveStep } from "../dev/vke-ckpt.ts";
 import {
   PCPU_KTHREAD,
   PCPU_TOKEN,
@@ -101,6 +102,9 @@ export function ckptMachineStep(m: CkptMachine, r: number, env: NativeEnv): Nati
       return ckptMachineStep(m, r, env);
     }
     case "serialize": {
+      // Step 5, vke: pause, drain the host taps into the rx rings, close them (dev/vke-ckpt.ts).
+      const dev = vkeSaveStep(vk, env, r);
+      if (dev !== null) return dev;
       // Step 5: the vcons mode is part of the state; serialize the kernel into vmspace0.
       if (!skipped(vk, "5")) {
         const header = vm.copyin(STATE_BASE, STATE_HEADER_BYTES);
@@ -119,6 +123,13 @@ export function ckptMachineStep(m: CkptMachine, r: number, env: NativeEnv): Nati
       // Step 7. r: 0 continue, 1 thawed (the kernel was rebuilt by `attach` missing), < 0 failed.
       if (m.signo === signals.SIGCKPTEXIT && r === 0 && !skipped(vk, "6"))
         return act(syscalls.SYS_exit_group, 128 + signals.SIGCKPTEXIT);
+      m.stage = "vke";
+      return ckptMachineStep(m, r, env);
+    }
+    case "vke": {
+      // Step 7, vke: reopen and reconfigure the host taps, resume the cothreads (dev/vke-ckpt.ts).
+      const dev = vkeResumeStep(vk, env, r);
+      if (dev !== null) return dev;
       m.stage = "mode";
       if (skipped(vk, "7")) return ckptMachineStep(m, r, env);
       return vconsSetMode(env, SH(SH_SCRATCH));
@@ -159,10 +170,15 @@ export function ckptHandlerStep(ctx: NativeThreadContext, env: NativeEnv): Nativ
   const frames = ctx.signalFrames ?? [];
   const interrupted = frames[frames.length - 1];
   const role = interrupted?.role;
-  const vcpu = interrupted?.state as { cpu?: number; phase?: string } | null | undefined;
-  if (role === "boot") return act(syscalls.SYS_rt_sigreturn); // not booted yet: nothing to save
-  if (role !== "vcpu" || vcpu === null || vcpu === undefined || typeof vcpu.cpu !== "number")
-    return act(syscalls.SYS_exit_group, VKERNEL_PANIC); // kassert: checkpoint code on a cothread
+  if (role === "boot" && interrupted !== undefined) {
+    // Not booted yet: the boot thread raises it again once the vCPUs run (SIGCKPTEXIT wins).
+    const boot = (interrupted.state ?? {}) as { pendingCkpt?: number };
+    interrupted.state = { ...boot, pendingCkpt: Math.max(boot.pendingCkpt ?? 0, st.signo) } as NativeState;
+    return act(syscalls.SYS_rt_sigreturn);
+  }
+  // A vCPU that has not run its first step yet has its CPU number as lwp_create's argument.
+  const vcpu = (interrupted?.state ?? { cpu: interrupted?.result }) as { cpu?: number; phase?: string };
+  if (role !== "vcpu" || typeof vcpu.cpu !== "number") return act(syscalls.SYS_exit_group, VKERNEL_PANIC); // kassert: checkpoint code on a cothread
   const vk = attach(env.vm) ?? resumeThawed(env);
   if (vk === undefined) return act(syscalls.SYS_exit_group, VKERNEL_PANIC);
   const cpu = vcpu.cpu;

@@ -1,5 +1,7 @@
 import type { CborMap, CborValue } from "@vkc/checkpoint";
 import { describeKernel, rebuildKernel, type VmSpace } from "@vkc/host-kernel";
+import { vkeNetifs } from "../dev/vke-netif.ts";
+import { vkeTapsFromState, vkeTapsState } from "../dev/vke-state.ts";
 import { VkernelStateError } from "../errors.ts";
 import { PAGE_BYTES } from "../memimage-layout.ts";
 import { PhysAllocator } from "../phys-memory.ts";
@@ -48,6 +50,7 @@ export function describeVkernel(vk: VkernelInstance): CborMap {
       guests: c.guests.map((g) => ({ path: g.path, argv: [...g.argv] })),
       seed: c.seed ?? 1,
       quantum: c.quantum ?? 10_000,
+      taps: vkeTapsState(c.taps),
       skipStep: [...(c.testHooks?.skipStep ?? [])],
     },
     kernel,
@@ -93,6 +96,7 @@ export function configOf(state: CborMap): VkernelConfig {
     }),
     seed: num(c, "seed"),
     quantum: num(c, "quantum"),
+    ...(c.taps !== undefined ? { taps: vkeTapsFromState(c.taps) } : {}),
     ...(skip.length > 0 ? { testHooks: { skipStep: skip } } : {}),
   };
 }
@@ -121,6 +125,7 @@ export function rebuildVkernel(state: CborMap, vm: VmSpace): VkernelInstance {
     console: { write: (b) => (vk === null ? consoleOut : vk.consoleOut).push(b.slice()) },
     liveInput: state.inputClosed !== true,
     createHart: (space) => new VkHart(space),
+    netifs: vkeNetifs(config, vm),
     configure: (k) => {
       k.ids.backend = null; // set below, once memimage is known
     },

@@ -26,8 +26,10 @@ import {
   VMFRAME_SAME_CONTEXT,
   VMSPACE_CTL_RUN,
   VMTRAP_FAULT,
+  type VmSpace,
 } from "@vkc/host-kernel";
 import { type CkptMachine, ckptMachineStep, ckptOwner, cpusStopped } from "../ckpt/ckpt-protocol.ts";
+import { vkeFlushBeforeExit, vkeVcpuWork } from "../dev/vke-vcpu.ts";
 import {
   GUEST_WINDOW_END,
   GUEST_WINDOW_START,
@@ -55,6 +57,10 @@ export interface VcpuState {
   phase: string;
   /** The pid whose guest vmspace a "setup"/"destroy" call is about. */
   pid?: number;
+  /** Which setup call ("setup": 3 create, 2 mmap, 1 SETMAP) the result is for. */
+  stage?: number;
+  /** A checkpoint signal that arrived during boot, to raise again (vCPU 0's first step). */
+  raise?: number;
   /** The checkpoint kthread this vCPU runs (DESIGN.md §3.3), while it runs. */
   kt?: CkptMachine;
 }
@@ -91,16 +97,41 @@ export function absorbFrame(vk: VkernelInstance, env: NativeEnv, cpu: number): v
   let signo = v.getUint32(FRAME_SIGNO, true);
   let code = v.getUint32(FRAME_CODE, true);
   let c = cause;
+  let retired = v.getUint32(FRAME_RETIRED, true);
   if (c === VMTRAP_FAULT && signo === signals.SIGSEGV && value !== SIGCODE_ADDR) {
     const r = vk.pmapFor(lwp.proc.pid).fault(lwp.proc.vm, value);
-    if (r.kind === "resolved") c = 0;
-    else {
+    if (r.kind === "resolved") {
+      c = 0;
+      if (completeStoreConditional(lwp.proc.vm, hart)) retired += 1;
+    } else {
       signo = r.signo;
       code = r.code;
     }
   }
   hart.wantsRun = false;
-  hart.pendingTrap = { cause: c, value, signo, code, retired: v.getUint32(FRAME_RETIRED, true), pc: hart.pc };
+  hart.pendingTrap = { cause: c, value, signo, code, retired, pc: hart.pc };
+}
+
+/**
+ * An `sc.w` that faulted (a write to a copy-on-write page) had its reservation: the host checks
+ * the reservation before the page, so on a hart of its own the store would have succeeded. Re-run
+ * it and its reservation is gone, the guest retries its LR/SC loop: a different instruction
+ * count than on the host. So the vkernel completes it here, exactly as the hart would have: the
+ * store through the inner VmSpace (now writable), rd = 0, pc past it. True if it did.
+ */
+function completeStoreConditional(vm: VmSpace, hart: VkHart): boolean {
+  const insn = vm.copyin(hart.pc, 4);
+  if (typeof insn === "number") return false;
+  const w = new DataView(insn.buffer, insn.byteOffset, 4).getUint32(0, true);
+  if ((w & 0x7f) !== 0x2f || ((w >>> 12) & 7) !== 2 || w >>> 27 !== 3) return false;
+  const rd = (w >>> 7) & 31;
+  const addr = (hart.x[(w >>> 15) & 31] ?? 0) >>> 0;
+  const word = new Uint8Array(4);
+  new DataView(word.buffer).setInt32(0, hart.x[(w >>> 20) & 31] ?? 0, true);
+  if (addr % 4 !== 0 || vm.copyout(addr, word) !== 0) return false;
+  if (rd !== 0) hart.x[rd] = 0;
+  hart.pc = (hart.pc + 4) >>> 0;
+  return true;
 }
 
 /**
@@ -119,12 +150,20 @@ export function vcpuLoop(
   const c = st.cpu;
   const vm = env.vm;
   const inner = vk.inner;
-  const set = (phase: string, pid?: number): void => {
+  const set = (phase: string, pid?: number, stage?: number): void => {
     st.phase = phase;
     if (pid === undefined) delete st.pid;
     else st.pid = pid;
+    if (stage === undefined) delete st.stage;
+    else st.stage = stage;
     ctx.state = { ...st } as unknown as NativeThreadContext["state"];
   };
+  if (st.raise !== undefined) {
+    const sig = st.raise;
+    delete st.raise;
+    set("raise");
+    return act(syscalls.SYS_kill, env.pid, sig);
+  }
   for (;;) {
     // A checkpoint kthread queued by the SIGCKPT handler while this vCPU was idle (step 3).
     const queued = vm.readU32(pcpuAddr(c) + PCPU_KTHREAD) ?? 0;
@@ -168,6 +207,11 @@ export function vcpuLoop(
       set("rx-wake");
       return act(syscalls.SYS_umtx_wakeup, SHARED_BASE + SH_RX_COUNT, 0);
     }
+    const vke = vkeVcpuWork(vk, env); // rx rings → inner kernel; wake vke cothreads (dev/vke-vcpu.ts)
+    if (vke !== null) {
+      set("vke");
+      return vke;
+    }
     const dead = vk.deadPmap();
     if (dead !== undefined) {
       const id = dead.id;
@@ -197,6 +241,11 @@ export function vcpuLoop(
     const outcome = inner.step(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
     if (outcome === "exited") {
       if (vk.consoleOut.length > 0) continue;
+      const flush = vkeFlushBeforeExit(vk, env); // the tx rings leave before the vkernel exits
+      if (flush !== null) {
+        set("vke");
+        return flush;
+      }
       const init = inner.procs.get(inner.initPid);
       set("exit");
       return act(syscalls.SYS_exit_group, init?.exitStatus ?? 0);
@@ -204,6 +253,11 @@ export function vcpuLoop(
     if (outcome === "deadlock" || outcome === "wait-input") {
       if (vk.consoleOut.length > 0) continue;
       if ((vm.readU32(SHARED_BASE + SH_RX_COUNT) ?? 0) > 0) continue;
+      const tx = vkeVcpuWork(vk, env); // frames the step sent: wake the tx cothread before idling
+      if (tx !== null) {
+        set("vke");
+        return tx;
+      }
       set("idle");
       return act(
         syscalls.SYS_umtx_sleep,
@@ -238,13 +292,14 @@ function enterGuest(
   pid: number,
   tid: number,
   hart: VkHart,
-  set: (phase: string, pid?: number) => void,
+  set: (phase: string, pid?: number, stage?: number) => void,
 ): NativeAction {
   const pmap = vk.pmapFor(pid);
   const proc = vk.inner.procs.get(pid);
   if (proc === undefined) return panicAction();
   if (pmap.setup > 0) {
-    set("setup", pid);
+    pmap.setupIssued = pmap.setup;
+    set("setup", pid, pmap.setup);
     if (pmap.setup === 3) return act(syscalls.SYS_vmspace_create, pmap.id, 0, 0);
     if (pmap.setup === 2)
       return act(
@@ -304,14 +359,18 @@ export function vcpuStep(vk: VkernelInstance, ctx: NativeThreadContext, env: Nat
       absorbFrame(vk, env, st.cpu);
       break;
     case "setup": {
-      if (r < 0 && r !== -17) return panicAction();
+      // A result from before a thaw is stale: the rebuilt pmap starts its setup again.
       const p = vk.pmaps.get(st.pid ?? -1);
-      if (p !== undefined) p.setup -= 1;
+      if (p === undefined || p.setupIssued === null || p.setupIssued !== st.stage) break;
+      p.setupIssued = null;
+      if (r < 0 && r !== -17) return panicAction();
+      p.setup -= 1;
       break;
     }
     case "inval":
     case "destroy":
-      if (r < 0) return panicAction();
+      // -ENOENT: the guest vmspace went with the old host process (a thaw); it is made again.
+      if (r < 0 && r !== -2) return panicAction();
       break;
     default:
       break;

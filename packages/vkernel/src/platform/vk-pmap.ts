@@ -36,6 +36,8 @@ export class VkPmap {
   filledFrom: VmSpace | null = null;
   /** Host steps still needed to make the guest vmspace: 3 = create, mmap, SETMAP; 0 = ready. */
   setup = 3;
+  /** The setup call in flight (its result is due), or null; a rebuilt pmap has none in flight. */
+  setupIssued: number | null = null;
   /** An MADV_INVAL over the window is due before the next run. */
   needInval = false;
   /** A smaller MADV_INVAL range [lo, hi) due before the next run (a zero page replaced), or null. */
