@@ -154,7 +154,7 @@ Examples:
       )
       .option("--cpus <n>", "simulated host CPUs (default: --vcpus)", intOption("--cpus", 1, 64))
       .option("--seed <n>", "scheduler seed", intOption("--seed", 0, 0xffffffff), 1),
-    "the image",
+    null, // a vkernel image references its guest ELFs by path and SHA-256: nothing to embed
   )
     .addHelpText(
       "after",
@@ -238,9 +238,12 @@ function helpCommand(argv: readonly string[]): string {
   return path.join(" ");
 }
 
-/** The options `vkc run`, `vkc boot` and `vkc restore` share: console, limits, JSON events, checkpoints. */
-function addRunOptions(command: Command, embedInto: string): Command {
-  return command
+/**
+ * The options `vkc run`, `vkc boot` and `vkc restore` share: console, limits, JSON events,
+ * checkpoints, and `--embed` (the executable into `embedInto`) unless that is null.
+ */
+function addRunOptions(command: Command, embedInto: string | null): Command {
+  const shared = command
     .option("--console <file>", "write the guest console to FILE instead of stdout")
     .option(
       "--max-instructions <n>",
@@ -260,8 +263,8 @@ function addRunOptions(command: Command, embedInto: string): Command {
       "--keep <n>",
       "keep only this run's N newest images (remove older ones)",
       intOption("--keep", 1, 1_000_000),
-    )
-    .option("--embed", `store the executable in ${embedInto} too`);
+    );
+  return embedInto === null ? shared : shared.option("--embed", `store the executable in ${embedInto} too`);
 }
 
 function reportError(error: unknown, io: CliIO, debug: boolean, argv: readonly string[] = []): number {

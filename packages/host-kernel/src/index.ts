@@ -3,6 +3,7 @@
 // freeze/thaw (src/ckpt) and sys_checkpoint
 export {
   FreezeError,
+  LazyPageError,
   RebuildError,
   ThawExecutableMismatchError,
   ThawExecutableMissingError,
@@ -27,6 +28,7 @@ export {
 export { type FreezeOptions, type FrozenProcess, freezeProcess, type SavedPages } from "./ckpt/freeze.ts";
 export { type AdoptPage, adoptPageBytes, type RebuildOptions, rebuildKernel } from "./ckpt/rebuild.ts";
 export { type Thawed, type ThawOptions, thawProcess } from "./ckpt/thaw.ts";
+export { LazyRestore, type LazyRestoreProgress } from "./ckpt/thaw-lazy.ts";
 // the machine (src/cpu) and the ELF loader (src/exec)
 export * from "./cpu/cpu-types.ts";
 export { invalidateDecodedPage } from "./cpu/decode-cache.ts";
@@ -229,6 +231,7 @@ export {
   type SyscallHandler,
   type SyscallResult,
 } from "./syscall/syscall-types.ts";
+export { type LazyPages, settleLazy } from "./vm/vm-lazy.ts";
 export { VmObject, type VmPageBackend, ZERO_PAGE } from "./vm/vm-object.ts";
 export {
   type MapRequest,

@@ -105,7 +105,10 @@ export function bootStep(
     return go(phase, act(syscalls.SYS_rt_sigprocmask, how, scratch, 0, SIGSET_SIZE));
   };
   const nextVcpu = (i: number): NativeAction | null => {
-    if (i < config.vcpus) return go("vcpu", act(syscalls.SYS_lwp_create, ROLE_VCPU, 0, 0, i, 0), { i });
+    // tp = the vCPU's pcpu page: `mycpu` through TLS (DragonFly's `gd` through %gs); vCPU 0 is
+    // this thread, tp 0.
+    if (i < config.vcpus)
+      return go("vcpu", act(syscalls.SYS_lwp_create, ROLE_VCPU, 0, pcpuAddr(i), i, 0), { i });
     ctx.role = "vcpu";
     // A checkpoint signal that came during boot is raised again by vCPU 0's first step.
     ctx.state = {

@@ -485,7 +485,16 @@ export class ImageStoreCore implements ImageStore {
       }
       const pool = sharedHashPool();
       const packTarget = this.options.packTargetBytes ?? DEFAULT_PACK_BYTES;
-      const writer = new PackWriter(this.blobs, marker, packTarget);
+      // A full image usually streams most of its objects' pages: size the dedup table for them
+      // (capped) rather than growing it; an incremental one streams few.
+      const expectedBlobs =
+        parent === undefined
+          ? Math.min(
+              1 << 18,
+              draft.objects.reduce((n, o) => n + o.size, 0),
+            )
+          : 0;
+      const writer = new PackWriter(this.blobs, marker, packTarget, { expectedBlobs });
       started = writer;
       const parentHashes = parent === undefined ? undefined : hashTableOf(parent.manifest, parent.layout);
       const streamed = new Map<number, StreamedPages>();

@@ -29,7 +29,7 @@ export class PackWriter {
   private hashes = new Uint8Array(32 * 1024);
   private lengths: number[] = [];
   /** Every blob hash claimed → its ordinal. */
-  private readonly claimed = new HashTable();
+  private readonly claimed: HashTable;
   private claimedCount = 0;
   private addedCount = 0;
   private readonly uploader: PackUploader;
@@ -43,9 +43,10 @@ export class PackWriter {
     blobs: BlobStore,
     marker: MarkerHandle,
     private readonly targetBytes: number,
-    uploaderOptions: UploaderOptions = {},
+    options: UploaderOptions & { expectedBlobs?: number } = {},
   ) {
-    this.uploader = new PackUploader(blobs, marker, uploaderOptions);
+    this.uploader = new PackUploader(blobs, marker, options);
+    this.claimed = new HashTable(options.expectedBlobs ?? 0);
   }
 
   /** The ordinal of the blob with the hash at `hashes[at ..]` if it was claimed, else -1. */

@@ -58,7 +58,7 @@ export async function bootRun(spec: BootSpec, checkpointAt?: number): Promise<Bo
     if (exit === undefined && checkpointAt === undefined) {
       throw new CliError(
         "DEMO_FAILED",
-        `vkc boot ${guest} failed: ${io.stderr().trim().split("\n").pop() ?? ""}`,
+        `vkc boot (${spec.guests.map((g) => g.name).join(", ")}) failed: ${io.stderr().trim().split("\n").pop() ?? ""}`,
       );
     }
     return {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
@@ -37,6 +37,30 @@ describe("vkc restore --lazy", () => {
     expect(eager?.status).toBe(0);
     expect(eager?.exit).toMatchObject({ reason: "exited", status: 0 });
     expect(lazy).toEqual(eager);
+  }, 60_000);
+
+  test("a damaged pack stops the run when the guest touches it: one line, exit status 1", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vkc-lazy-bad-"));
+    const store = join(dir, "store");
+    const args = ["--store", `file:${store}`, "--console", join(dir, "c.txt"), "--checkpoint-at", "100000"];
+    expect(await main(["run", ...args, "--exit-after-checkpoint", memtouch], captureIO())).toBe(0);
+    const packs = join(store, "packs@");
+    for (const name of readdirSync(packs, { recursive: true }) as string[]) {
+      if (!/^[0-9a-f]{64}$/.test(name.split("/").pop() ?? "")) continue;
+      const bytes = readFileSync(join(packs, name));
+      bytes[20] = (bytes[20] as number) ^ 0xff; // inside the header: damaged CBOR, or not the pack its name says
+      writeFileSync(join(packs, name), bytes);
+    }
+    const io = captureIO();
+    expect(
+      await main(
+        ["restore", "latest", "--lazy", "--store", `file:${store}`, "--console", join(dir, "d.txt")],
+        io,
+      ),
+    ).toBe(1);
+    expect(io.stderr()).toMatch(
+      /^vkc: lazy restore of image [0-9a-f]{12}: page \d+ of object \d+: packs\/[0-9a-f]{64}: [^\n]+\n$/,
+    );
   }, 60_000);
 
   test("refuses a store that cannot read synchronously, in one line, exit status 1", async () => {

@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { CborMap } from "@vkc/checkpoint";
+import type { CborMap, ManifestDraft, ProcessImage } from "@vkc/checkpoint";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PIPE_BUF_SIZE, PipeReadOps } from "../fs/pipe.ts";
 import type { Kernel } from "../kernel.ts";
 import type { SigInfo } from "../proc/proc-types.ts";
+import { ThawInvalidImageError } from "./ckpt-errors.ts";
 import { sigInfo } from "./ckpt-images.ts";
 import { createStoreTarget } from "./ckpt-target.ts";
 import {
@@ -18,6 +19,7 @@ import {
   thawGuest,
   type WholeRun,
 } from "./ckpt-test-support.ts";
+import { freezeProcess } from "./freeze.ts";
 import { sigInfos } from "./thaw.ts";
 
 /**
@@ -53,6 +55,14 @@ function whole(program: Program, cpus: number, seed: number): Promise<WholeRun> 
   return run;
 }
 
+/** Run `kernel` in steps of `step` instructions until `when` holds between slices (false: it ended). */
+async function runUntil(kernel: Kernel, step: number, when: (k: Kernel) => boolean): Promise<boolean> {
+  for (let t = step; ; t += step) {
+    if ((await kernel.run({ stopAt: t })).reason !== "stopped") return false;
+    if (when(kernel)) return true;
+  }
+}
+
 /** Freeze the tree at `t` (or the first slice boundary where `at` holds), thaw, run on. */
 async function lawAt(
   program: Program,
@@ -65,13 +75,7 @@ async function lawAt(
   const g = startGuest(program.name, program.args, { cpus, seed }, images);
   if (typeof at === "number") {
     if ((await g.kernel.run({ stopAt: at })).reason !== "stopped") return null;
-  } else {
-    let t = 0;
-    do {
-      t += program.step;
-      if ((await g.kernel.run({ stopAt: t })).reason !== "stopped") return null;
-    } while (!at(g.kernel));
-  }
+  } else if (!(await runUntil(g.kernel, program.step, at))) return null;
   const frozen = await createStoreTarget(images).checkpoint(g.kernel, g.kernel.initPid);
   const manifest = await images.readManifest(frozen.id);
   const thawed = await thawGuest(images, frozen.id, program.name, {}, [...g.chunks]);
@@ -179,11 +183,7 @@ describe("checkpoints of process trees", () => {
   it("pages shared copy-on-write are stored once and shared again after the thaw", async () => {
     const images = memoryImages();
     const g = startGuest(FORKDEMO.name, FORKDEMO.args, { cpus: 2, seed: 3 }, images);
-    let t = 0;
-    do {
-      t += 500;
-      await g.kernel.run({ stopAt: t });
-    } while (!afterFork(g.kernel));
+    await runUntil(g.kernel, FORKDEMO.step, afterFork);
     const frozen = await createStoreTarget(images).checkpoint(g.kernel, g.kernel.initPid);
     expect(frozen.stats.pagesDeduped).toBeGreaterThan(0);
     const { kernel } = await thawGuest(images, frozen.id, FORKDEMO.name);
@@ -220,6 +220,48 @@ describe("checkpoints of process trees", () => {
     const thawed = await thawGuest(images, "latest", FORKDEMO.name, {}, before);
     const result = await runToEnd(thawed.kernel);
     expectSameRun(text(thawed.chunks), result, w);
+  });
+
+  it("the LWP that froze itself gets the restorer's retval in a tree image too", async () => {
+    const images = memoryImages();
+    const g = startGuest(FORKDEMO.name, FORKDEMO.args, { cpus: 2, seed: 3 });
+    await runUntil(g.kernel, FORKDEMO.step, afterFork);
+    const caller = root(g.kernel)?.lwps[0];
+    const pc = caller?.hart.getContext().pc ?? 0;
+    const frozen = await createStoreTarget(images).checkpoint(g.kernel, g.kernel.initPid, {
+      callerTid: caller?.tid ?? null,
+    });
+    const { kernel } = await thawGuest(images, frozen.id, FORKDEMO.name, { retval: 7 });
+    const thawed = kernel.lwps.get(caller?.tid ?? 0)?.hart.getContext();
+    expect(thawed?.x[10]).toBe(7);
+    expect(thawed?.pc).toBe((pc + 4) >>> 0);
+    expect(kernel.procs.size).toBe(g.kernel.procs.size);
+  });
+
+  it("a damaged tree image is refused with one ThawInvalidImageError naming the field", async () => {
+    const g = startGuest(FORKDEMO.name, FORKDEMO.args, { cpus: 1, seed: 3 });
+    await runUntil(g.kernel, FORKDEMO.step, afterFork);
+    const damage: ((draft: ManifestDraft) => ManifestDraft)[] = [
+      (d) => {
+        const kx = d.extensions?.hostKernel as CborMap;
+        const objects = (kx.objects as CborMap[]).map((o) => ({ ...o, links: ["bad"] }));
+        return { ...d, extensions: { ...d.extensions, hostKernel: { ...kx, objects } } };
+      },
+      (d) => {
+        const [first, second, ...rest] = d.processes;
+        const ext = { ...(second?.extensions?.hostKernel as CborMap), state: "sleepy" };
+        const damaged = { ...(second as ProcessImage), extensions: { hostKernel: ext } };
+        return { ...d, processes: [first as ProcessImage, damaged, ...rest] };
+      },
+    ];
+    for (const [i, harm] of damage.entries()) {
+      const images = memoryImages();
+      const frozen = freezeProcess(g.kernel, g.kernel.initPid);
+      const { id } = await images.writeImage(harm(frozen.draft), frozen.pages);
+      const error = await thawGuest(images, id, FORKDEMO.name).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ThawInvalidImageError);
+      expect(String((error as Error).message)).toMatch(i === 0 ? /links\[0\]/ : /processes\[1\].*state/);
+    }
   });
 
   it("a process without descendants gives the image it always did", async () => {

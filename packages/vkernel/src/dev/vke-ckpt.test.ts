@@ -27,7 +27,10 @@ const PEER = [
   "ip 10.0.0.2",
   'at 1ms send 10.0.0.1:7 from 9000 "d0"',
   ...Array.from({ length: 20 }, (_, i) => `at 3ms send 10.0.0.1:7 from 9000 "d${i + 1}"`),
-  ...Array.from({ length: 80 }, (_, i) => `at 3002us send 10.0.0.1:${i % 2 === 0 ? 7 : 8} from 9000 "d${i + 21}"`),
+  ...Array.from(
+    { length: 80 },
+    (_, i) => `at 3002us send 10.0.0.1:${i % 2 === 0 ? 7 : 8} from 9000 "d${i + 21}"`,
+  ),
 ].join("\n");
 const GUESTS = [
   { program: "udpecho", args: ["7", String(PORT7)] },
@@ -57,16 +60,16 @@ function queued(kernel: Kernel, pid: number): Queued {
  * frames sit in all three queues, send `sig`; for SIGCKPTEXIT thaw the image in a fresh host
  * kernel (same bridge and peer carried over) and run it on.
  */
-async function checkpointWithFramesQueued(sig: number, skipStep: readonly string[] = [], quantum = QUANTUM) {
+async function checkpointWithFramesQueued(sig: number, skipStep: readonly string[] = [], vcpus = 1) {
   const images = memoryImages();
   const host = bootNetHost(
     [
       {
         guests: GUESTS,
-        config: { taps: TAPS, testHooks: { skipStep } },
+        config: { vcpus, taps: TAPS, testHooks: { skipStep } },
       },
     ],
-    { images, host: { quantum } },
+    { images, host: { quantum: QUANTUM } },
   );
   const peer = addPeer(host.bridges, "peer0", PEER);
   const pid = host.pids[0] as number;
@@ -125,6 +128,14 @@ describe("vke at a checkpoint: queued datagrams are not lost", () => {
     expect(r.status).toBe(0);
     expect([...r.replies].sort()).toEqual([...ALL].sort());
     expect(r.out).toBe(await referenceOutput());
+  }, 30_000);
+
+  it("the same with 2 vCPUs (the other vCPU parked by stop_cpus during step 5)", async () => {
+    const r = await checkpointWithFramesQueued(signals.SIGCKPTEXIT, [], 2);
+    expect(r.at.rx + r.at.tap).toBeGreaterThan(0);
+    expect(r.first.exitStatus).toBe(128 + signals.SIGCKPTEXIT);
+    expect(r.status).toBe(0);
+    expect([...r.replies].sort()).toEqual([...ALL].sort());
   }, 30_000);
 
   it("checkpoint-and-continue: every reply arrives and udpecho finishes", async () => {

@@ -1,7 +1,14 @@
 import { type NativeAction, type NativeEnv, syscalls } from "@vkc/host-kernel";
 import type { VkernelInstance } from "../vkernel-instance.ts";
-import { VH_FD, VH_PAUSED,
-  VH_RX_WAITER, VH_TX_TAIL, VH_TX_WAITER, VH_TX_WOKEN, vkeHeader } from "./vke-layout.ts";
+import {
+  VH_FD,
+  VH_PAUSED,
+  VH_RX_WAITER,
+  VH_TX_TAIL,
+  VH_TX_WAITER,
+  VH_TX_WOKEN,
+  vkeHeader,
+} from "./vke-layout.ts";
 import { act } from "./vke-ops.ts";
 import { VkeRing } from "./vke-ring.ts";
 

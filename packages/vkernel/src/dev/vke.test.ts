@@ -8,33 +8,35 @@ const expected = (name: string): string =>
   readFileSync(guestProgramPath("udpecho").replace(/bin\/udpecho\.elf$/, `expected/net/${name}`), "utf8");
 
 describe("vke: the vkernel's network interface over a host tap", () => {
-  it("udpecho in a vkernel answers a scripted peer on the host bridge", async () => {
-    const host = bootNetHost([
-      {
-        guests: [{ program: "udpecho", args: ["7", "3"] }],
-        config: { taps: [{ device: "/dev/tap0", address: "10.0.0.1/24" }] },
-      },
-    ]);
-    const peer = addPeer(
-      host.bridges,
-      "peer0",
-      [
-        "mac 02:00:00:00:00:fe",
-        "ip 10.0.0.2",
-        'at 1ms send 10.0.0.1:7 from 9000 "hello"',
-        "at 2ms send 10.0.0.1:7 from 9000 hex:00ff41",
-        'at 3ms send 10.0.0.1:7 from 9001 "a datagram longer than thirty-two bytes"',
-      ].join("\n"),
-    );
-    const r = await host.kernel.run({ maxInstructions: 400_000_000 });
-    expect(consoleText(host.chunks)).toBe(expected("udpecho-peer.txt"));
-    expect(r.exitStatus).toBe(0);
-    expect(peer.received.map((d) => [d.srcIp, d.srcPort, d.dstPort])).toEqual([
-      ["10.0.0.1", 7, 9000],
-      ["10.0.0.1", 7, 9000],
-      ["10.0.0.1", 7, 9001],
-    ]);
-  });
+  for (const vcpus of [1, 2]) {
+    it(`udpecho in a vkernel (${vcpus} vCPU) answers a scripted peer on the host bridge`, async () => {
+      const host = bootNetHost([
+        {
+          guests: [{ program: "udpecho", args: ["7", "3"] }],
+          config: { vcpus, taps: [{ device: "/dev/tap0", address: "10.0.0.1/24" }] },
+        },
+      ]);
+      const peer = addPeer(
+        host.bridges,
+        "peer0",
+        [
+          "mac 02:00:00:00:00:fe",
+          "ip 10.0.0.2",
+          'at 1ms send 10.0.0.1:7 from 9000 "hello"',
+          "at 2ms send 10.0.0.1:7 from 9000 hex:00ff41",
+          'at 3ms send 10.0.0.1:7 from 9001 "a datagram longer than thirty-two bytes"',
+        ].join("\n"),
+      );
+      const r = await host.kernel.run({ maxInstructions: 400_000_000 });
+      expect(consoleText(host.chunks)).toBe(expected("udpecho-peer.txt"));
+      expect(r.exitStatus).toBe(0);
+      expect(peer.received.map((d) => [d.srcIp, d.srcPort, d.dstPort])).toEqual([
+        ["10.0.0.1", 7, 9000],
+        ["10.0.0.1", 7, 9000],
+        ["10.0.0.1", 7, 9001],
+      ]);
+    });
+  }
 
   it("udpecho in one vkernel answers udpping in another vkernel on the same bridge", async () => {
     const host = bootNetHost([

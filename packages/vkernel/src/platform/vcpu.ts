@@ -321,17 +321,16 @@ function enterGuest(
     );
   }
   pmap.sync(proc.vm);
-  if (pmap.needInval) {
+  if (pmap.needInval || pmap.invalRanges.length > 8) {
     pmap.needInval = false;
-    pmap.invalRange = null;
+    pmap.invalRanges.length = 0;
     set("inval");
     return act(syscalls.SYS_vmspace_mcontrol, pmap.id, GUEST_WINDOW_START, WINDOW_LEN, MADV_INVAL, 0);
   }
-  if (pmap.invalRange !== null) {
-    const [lo, hi] = pmap.invalRange;
-    pmap.invalRange = null;
+  const range = pmap.invalRanges.pop();
+  if (range !== undefined) {
     set("inval");
-    return act(syscalls.SYS_vmspace_mcontrol, pmap.id, lo, hi - lo, MADV_INVAL, 0);
+    return act(syscalls.SYS_vmspace_mcontrol, pmap.id, range[0], range[1] - range[0], MADV_INVAL, 0);
   }
   const frame = encodeGuestFrame(hart.getContext(), { cause: 0, value: 0, signo: 0, code: 0 });
   const slot = vk.cpus[c];

@@ -40,8 +40,10 @@ export class VkPmap {
   setupIssued: number | null = null;
   /** An MADV_INVAL over the window is due before the next run. */
   needInval = false;
-  /** A smaller MADV_INVAL range [lo, hi) due before the next run (a zero page replaced), or null. */
-  invalRange: [number, number] | null = null;
+  /** MADV_INVAL ranges [lo, hi) due before the next run (cleared entries, a zero page replaced). */
+  readonly invalRanges: [number, number][] = [];
+  /** The entries the tables were last filled from. */
+  private snapshot: EntrySnap[] = [];
 
   constructor(
     private readonly mem: Memimage,
@@ -72,9 +74,7 @@ export class VkPmap {
   }
 
   private addInval(va: number): void {
-    const r = this.invalRange;
-    this.invalRange =
-      r === null ? [va, va + PAGE_BYTES] : [Math.min(r[0], va), Math.max(r[1], va + PAGE_BYTES)];
+    this.invalRanges.push([va, va + PAGE_BYTES]);
   }
 
   /** The leaf PTE of `va`, or 0. */
@@ -103,28 +103,69 @@ export class VkPmap {
   }
 
   /**
-   * Bring the tables up to date with `vm`: when its generation moved, clear and refill them from
-   * the resident pages and ask for an MADV_INVAL. True if the tables changed.
+   * Bring the tables up to date with `vm` (true if they changed). A new VmSpace (exec, or the
+   * first run) is filled whole and the whole window invalidated. Otherwise only what moved since
+   * the last fill is redone: an entry that is gone or changed (range, prot, object, offset, or its
+   * object's generation: a COW break, freed pages) has its PTEs cleared and its range queued for
+   * MADV_INVAL; a new or changed entry gets its resident pages entered (no invalidation needed).
    */
   sync(vm: VmSpace): boolean {
     if (this.filledFrom === vm && this.gen === vm.generation) return false;
-    this.clear();
-    for (const e of vm.entries) {
-      if (e.start < GUEST_WINDOW_START || e.end > GUEST_WINDOW_END) continue;
-      const first = e.offset / PAGE_BYTES;
-      const last = first + (e.end - e.start) / PAGE_BYTES;
-      for (const [index] of e.object.pages) {
-        if (index < first || index >= last) continue;
-        const phys = e.object.phys.get(index);
-        if (phys === undefined) continue;
-        this.enter(e.start + (index - first) * PAGE_BYTES, phys, leafFlags(e, index));
+    const now = vm.entries
+      .filter((e) => e.start >= GUEST_WINDOW_START && e.end <= GUEST_WINDOW_END)
+      .map(snap);
+    if (this.filledFrom !== vm) {
+      this.clear();
+      for (const e of vm.entries)
+        if (e.start >= GUEST_WINDOW_START && e.end <= GUEST_WINDOW_END) this.fill(e);
+      this.filledFrom = vm;
+      this.needInval = true;
+      this.invalRanges.length = 0;
+    } else {
+      const same = (a: EntrySnap, b: EntrySnap): boolean =>
+        a.start === b.start &&
+        a.end === b.end &&
+        a.prot === b.prot &&
+        a.entry.object === b.entry.object &&
+        a.offset === b.offset &&
+        a.objGen === b.objGen;
+      const kept = new Set<EntrySnap>();
+      for (const o of this.snapshot) {
+        const n = now.find((x) => same(o, x));
+        if (n !== undefined) kept.add(n);
+        else {
+          this.clearRange(o.start, o.end);
+          this.invalRanges.push([o.start, o.end]);
+        }
       }
+      for (const n of now) if (!kept.has(n)) this.fill(n.entry);
     }
-    this.filledFrom = vm;
+    this.snapshot = now;
     this.gen = vm.generation;
-    this.needInval = true;
-    this.invalRange = null;
     return true;
+  }
+
+  /** Enter every resident page of entry `e`. */
+  private fill(e: VmMapEntry): void {
+    const first = e.offset / PAGE_BYTES;
+    const last = first + (e.end - e.start) / PAGE_BYTES;
+    for (const [index, phys] of e.object.phys) {
+      if (index < first || index >= last) continue;
+      this.enter(e.start + (index - first) * PAGE_BYTES, phys, leafFlags(e, index));
+    }
+  }
+
+  /** Clear the PTEs of [start, end) (level-0 tables stay). */
+  private clearRange(start: number, end: number): void {
+    for (let va = start; va < end; ) {
+      const chunkEnd = Math.min(end, (Math.floor(va / 0x40_0000) + 1) * 0x40_0000);
+      const pde = this.mem.readWord(this.root + (va >>> 22) * 4);
+      if ((pde & PTE_V) !== 0) {
+        const table = this.mem.pageForWrite((pde >>> 10) * PAGE_BYTES);
+        table.fill(0, ((va >>> 12) & 0x3ff) * 4, (((chunkEnd - 1) >>> 12) & 0x3ff) * 4 + 4);
+      }
+      va = chunkEnd;
+    }
   }
 
   /**
@@ -145,9 +186,12 @@ export class VkPmap {
       return { kind: "signal", signo: signals.SIGBUS, code: signals.BUS_ADRERR };
     const pte = this.lookup(va);
     const obj = e.object;
+    const wasCurrent = this.filledFrom === vm && this.gen === vm.generation;
     if (pte === 0) {
-      if (!obj.pages.has(index) && obj.source === null) {
-        // Untouched anonymous page: read it through the zero page, as the host lends ZERO_PAGE.
+      if (!obj.pages.has(index) && obj.source === null && (e.prot & PROT_WRITE) === 0) {
+        // Untouched anonymous page of a read-only mapping: read it through the zero page, as the
+        // host lends ZERO_PAGE. (A writable one is materialized now: most are written next, and a
+        // zero-page read first would cost a second fault and an MADV_INVAL.)
         this.enter(va, this.zeroPhys, leafFlags(e, index) & ~PTE_W);
         return { kind: "resolved" };
       }
@@ -161,8 +205,12 @@ export class VkPmap {
     const phys = obj.phys.get(index);
     if (phys === undefined) return accerr;
     this.enter(va, phys, leafFlags(e, index));
-    // A COW break moved the page: the generation moved too, `sync` refills and invalidates.
-    if (this.gen !== vm.generation) this.sync(vm);
+    // A COW break moved this one page (its object's generation moved): entered above and queued
+    // for MADV_INVAL, so the tables are current again unless something else had changed.
+    if (wasCurrent && this.gen !== vm.generation) {
+      for (const sn of this.snapshot) if (sn.entry.object === obj) sn.objGen = obj.generation;
+      this.gen = vm.generation;
+    }
     return { kind: "resolved" };
   }
 }
@@ -175,3 +223,22 @@ export function leafFlags(e: VmMapEntry, index: number): number {
   if ((e.prot & PROT_EXEC) !== 0) f |= PTE_X;
   return f;
 }
+
+/** What `sync` remembers of an entry to see whether it changed. */
+interface EntrySnap {
+  start: number;
+  end: number;
+  prot: number;
+  offset: number;
+  objGen: number;
+  entry: VmMapEntry;
+}
+
+const snap = (e: VmMapEntry): EntrySnap => ({
+  start: e.start,
+  end: e.end,
+  prot: e.prot,
+  offset: e.offset,
+  objGen: e.object.generation,
+  entry: e,
+});
