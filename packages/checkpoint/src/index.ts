@@ -123,3 +123,9 @@ export {
 export { walkParentChain } from "./store/store-chain.ts";
 export { type LazyPageReader, type LazyPageRef, lazyPageReader } from "./store/store-lazy.ts";
 export type { StoreStats } from "./store/store-stats.ts";
+export {
+  createPageStage,
+  PageStage,
+  type StageStats,
+  type StagedBase,
+} from "./store/store-stage.ts";

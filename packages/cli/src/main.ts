@@ -182,7 +182,7 @@ Examples:
   addRunOptions(
     program
       .command("restore")
-      .description("thaw a process image and run it to the end (exit status: the guest's)")
+      .description("thaw a process or vkernel image and run it to the end (exit status: the guest's)")
       .argument("<image>", "image id, unique id prefix, or ref such as latest")
       .option("--cpus <n>", "simulated CPUs (default: the image's)", intOption("--cpus", 1, 64))
       .option("--lazy", "start at once: read pages when first touched and in the background (file stores)"),

@@ -10,7 +10,13 @@ export {
   ThawInvalidImageError,
   ThawReadError,
 } from "./ckpt/ckpt-errors.ts";
-export { createStoreTarget, type StoreTargetOptions } from "./ckpt/ckpt-target.ts";
+export {
+  type PrecopyOptions,
+  type PrecopySession,
+  type PrecopyStats,
+  startPrecopy,
+} from "./ckpt/ckpt-precopy.ts";
+export { createStoreTarget, type StoreTarget, type StoreTargetOptions } from "./ckpt/ckpt-target.ts";
 export {
   type CheckpointCause,
   type CheckpointRequest,

@@ -4,6 +4,7 @@ export {
   VKERNEL_PANIC_STATUS,
   type VkernelSliceConfig,
 } from "./boot-program.ts";
+export { VKE_DEFAULT_BRIDGE, type VkeInterface, vkeInterfaces } from "./dev/vke-config.ts";
 export {
   GuestLoadError,
   PhysAccessError,

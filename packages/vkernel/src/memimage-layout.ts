@@ -65,3 +65,5 @@ export const STATE_MAX_BYTES = 16 * 1024 * 1024;
 export const PCPU_KTHREAD = 0x104;
 /** Shared word: 1 + the vCPU running the checkpoint protocol, 0 when none (it does not park). */
 export const SH_CKPT_OWNER = 0x18;
+/** Shared word: a SIGCKPTEXIT came while a SIGCKPT protocol ran: exit after this one. */
+export const SH_CKPT_EXIT = 0x1c;

@@ -48,4 +48,19 @@ describe("checkpoint protocol", () => {
       expect(await images.resolve("latest")).toMatch(/./);
     });
   }
+
+  it("a SIGCKPTEXIT that comes while a SIGCKPT protocol runs is coalesced into it, upgraded to exit", async () => {
+    const whole = await runInVkernel([THREADS], { vcpus: 2 });
+    const images = memoryImages();
+    const a = bootVkernel([THREADS], { vcpus: 2 }, {}, images);
+    await a.kernel.run({ stopAt: Math.floor(whole.result.instructions / 2) });
+    a.kernel.signalProcess(a.pid, signals.SIGCKPT);
+    a.kernel.signalProcess(a.pid, signals.SIGCKPTEXIT);
+    const first = await a.kernel.run({ maxInstructions: 400_000_000 });
+    expect(first.exitStatus).toBe(128 + signals.SIGCKPTEXIT);
+    const b = await thawVkernel(images);
+    const second = await b.kernel.run({ maxInstructions: 400_000_000 });
+    expect(dec.decode(concat([...a.chunks, ...b.chunks]))).toBe(dec.decode(whole.out));
+    expect(second.exitStatus).toBe(whole.status);
+  });
 });

@@ -1,6 +1,8 @@
 import type { CborMap, CborValue, ImageStore } from "@vkc/checkpoint";
 import { configOf } from "./ckpt/ckpt-state.ts";
 import { decodeStateHeader, decodeStatePayload, STATE_HEADER_BYTES } from "./ckpt/state-region.ts";
+import { VKE_BASE } from "./dev/vke-layout.ts";
+import { readVkeView, type VkeView } from "./dev/vke-view.ts";
 import { PAGE_BYTES, STATE_BASE } from "./memimage-layout.ts";
 import { PhysAllocator } from "./phys-memory.ts";
 
@@ -43,6 +45,8 @@ export interface VkernelView {
   consoleMode: string;
   guests: { path: string; argv: string[] }[];
   processes: VkernelProcessView[];
+  /** The vke interfaces and what their rings held (dev/vke-view.ts); absent without taps. */
+  vke?: VkeView[];
 }
 
 const isMap = (v: CborValue | undefined): v is CborMap =>
@@ -81,7 +85,17 @@ export async function readVkernelView(images: ImageStore, ref: string): Promise<
     if (p !== null) payload.set(p.subarray(off, off + take), at);
     at += take;
   }
-  return viewOf(decodeStatePayload(header, payload), header.generation, header.sha256);
+  const state = decodeStatePayload(header, payload);
+  const view = viewOf(state, header.generation, header.sha256);
+  const vkeEntry = proc?.vmspace.entries.find((e) => e.start === VKE_BASE);
+  const taps = configOf(state).taps;
+  if (vkeEntry?.objectId !== undefined && taps !== undefined && taps.length > 0) {
+    const vkeObject = vkeEntry.objectId;
+    view.vke = await readVkeView(taps, (i) =>
+      images.readPage(id, vkeObject, vkeEntry.offset + i).catch(() => null),
+    );
+  }
+  return view;
 }
 
 /** The view of a decoded state. */

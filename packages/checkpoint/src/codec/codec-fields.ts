@@ -91,6 +91,24 @@ export function list<T>(
   return value.map((v, i) => item(v, `${path}[${i}]`, i));
 }
 
+/**
+ * `list(value, path, max, uint)` for long arrays (page maps): the same checks and errors, but an
+ * item's path is built only when that item fails (a string per item costs more than the check).
+ */
+export function uintList(value: unknown, path: string, max: number): number[] {
+  if (!Array.isArray(value)) fail(path, `expected an array, got ${describe(value)}`);
+  if (value.length > max) throw new LimitExceededError(path, `${value.length} items (limit ${max})`);
+  const out = new Array<number>(value.length);
+  for (let i = 0; i < value.length; i++) {
+    const v: unknown = value[i];
+    out[i] =
+      typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff
+        ? v
+        : uint(v, `${path}[${i}]`);
+  }
+  return out;
+}
+
 export function hash(value: unknown, path: string): Sha256Hex {
   return Buffer.from(bytes(value, path, 32)).toString("hex");
 }

@@ -33,6 +33,7 @@ import {
   text,
   U53,
   uint,
+  uintList,
 } from "./codec-fields.ts";
 import type { CodecLimits } from "./codec-limits.ts";
 
@@ -344,7 +345,7 @@ function vmObject(v: unknown, p: string, limits: CodecLimits): VmObjectImage {
 
 function pageMap(v: unknown, p: string, limits: CodecLimits): PageMap {
   const m = asMap(v, p);
-  const indexes = req(m, "indexes", p, (x, xp) => list(x, xp, limits.maxObjectPages, (i, ip) => uint(i, ip)));
+  const indexes = req(m, "indexes", p, (x, xp) => uintList(x, xp, limits.maxObjectPages));
   const hashes = req(m, "hashes", p, (x, xp) => bytes(x, xp));
   if (hashes.length !== indexes.length * 32) {
     fail(`${p}.hashes`, `expected ${indexes.length * 32} bytes (32 per index), got ${hashes.length}`);

@@ -3,11 +3,12 @@ import type { Manifest, ManifestDraft, PageWrite } from "../model/model-manifest
 import type { BlobRef, ImageId, Sha256Hex } from "../model/model-values.ts";
 import type { BlobStore } from "./blob-store.ts";
 import type { StoreStats } from "./store-stats.ts";
+import type { StagedBase } from "./store-stage.ts";
 
 export interface ImageStoreOptions {
   /** HMAC-SHA256 key: manifests written are signed; manifests read must carry a matching signature. */
   readonly signKey?: Uint8Array | string;
-  /** Target pack size in bytes (default 4 MiB). */
+  /** Target pack size in bytes (default 4.25 MiB: see image-store.ts). */
   readonly packTargetBytes?: number;
   readonly limits?: Partial<CodecLimits>;
   /** Clock for markers and gc (epoch ms); default `Date.now`. */
@@ -17,6 +18,11 @@ export interface ImageStoreOptions {
 export interface WriteImageOptions {
   /** Refs to point at the new image; default `["latest"]`. */
   readonly refs?: readonly string[];
+  /**
+   * Pre-copied pages (`PageStage.base()`): used like a parent for dedup and for the objects the
+   * draft marks `inheritFromParent`, but not recorded as a parent (a draft with a parent ignores it).
+   */
+  readonly base?: StagedBase;
 }
 
 export interface WriteStats {

@@ -63,7 +63,12 @@ import { hashPageBatches } from "./store-pipeline-pages.ts";
 import { countingStore, emptyStats, type StoreStats, statsDelta } from "./store-stats.ts";
 import { verifyImages } from "./store-verify.ts";
 
-const DEFAULT_PACK_BYTES = 4 * 1024 * 1024;
+/**
+ * Packs of 4 MiB and 1/16 (1088 pages): the pack uploader names up to 16 packs per marker
+ * update, so the packs are made that much larger than 4 MiB and an image costs one request per
+ * 4 MiB of new data, markers included, plus a few (FORMAT.md §7's marker rule unchanged).
+ */
+const DEFAULT_PACK_BYTES = 4 * 1024 * 1024 + 256 * 1024;
 /** First ranged get of a pack header: usually the whole header in one request. */
 const HEADER_PROBE_BYTES = 64 * 1024;
 const MANIFEST_CACHE = 16;
@@ -459,13 +464,15 @@ export class ImageStoreCore implements ImageStore {
     const refs = options.refs ?? ["latest"];
     refs.forEach(assertRefName);
 
-    let parent: { id: ImageId; manifest: Manifest; layout: PageLayout } | undefined;
+    let parent: { manifest: Pick<Manifest, "objects" | "packs">; layout: PageLayout } | undefined;
     const parentId = draft.parent === undefined ? undefined : await this.resolve(draft.parent);
     if (parentId !== undefined) {
       const manifest = await this.loadManifest(parentId);
       const layout =
         this.layouts.get(parentId) ?? layoutFromIndex(manifest, await this.pageIndex(parentId, manifest));
-      parent = { id: parentId, manifest, layout };
+      parent = { manifest, layout };
+    } else if (options.base !== undefined) {
+      parent = options.base; // pre-copied pages: a parent in all but name (store-stage.ts)
     }
     const objects = new Map(draft.objects.map((o) => [o.id, o]));
     if (objects.size !== draft.objects.length)

@@ -149,6 +149,30 @@ describe("vkc boot", () => {
     expect(io.stdout()).toMatch(/udpping: 2\/2 replies/);
   });
 
+  test("restore re-creates the network: a vkernel frozen mid-exchange finishes it after the thaw", async () => {
+    const dir = tmp();
+    const store = `file:${join(dir, "store")}`;
+    const flags = ["--vcpus", "2", "--tap", "tap0:10.0.0.2/24", "--json"];
+    const guests = ["--", guest("udpecho"), "7", "3", "--", guest("udpping"), "10.0.0.2", "7", "3"];
+    const whole = captureIO();
+    expect(await main(["boot", ...flags, "--console", join(dir, "whole.txt"), ...guests], whole)).toBe(0);
+    const total = Number(events(whole.stdout()).find((e) => e.event === "exit")?.instructions);
+    const at = ["--checkpoint-at", String(Math.floor(total / 2)), "--exit-after-checkpoint"];
+    const first = captureIO();
+    const argv = ["boot", ...flags, "--store", store, ...at, "--console", join(dir, "a.txt"), ...guests];
+    expect(await main(argv, first), first.stderr()).toBe(0);
+    const restored = captureIO();
+    const code = await main(
+      ["restore", "--store", store, "--console", join(dir, "b.txt"), "latest"],
+      restored,
+    );
+    expect(code, restored.stderr()).toBe(0);
+    const file = (f: string) => readFileSync(join(dir, f), "utf8");
+    expect(file("a.txt")).not.toMatch(/udpping: 3\/3 replies/);
+    expect(file("a.txt") + file("b.txt")).toBe(file("whole.txt"));
+    expect(file("whole.txt")).toMatch(/udpping: 3\/3 replies/);
+  });
+
   test("--udp-bridge: a real UDP client on loopback reaches an echo server inside the vkernel", async () => {
     const port = await freeUdpPort();
     const client = createSocket("udp4");

@@ -24,6 +24,7 @@ test("vkc demo runs the tour and every restored run matches the uninterrupted on
   expect(r.stdout).toMatch(/in the vkernel: exit 0, total \d+, checksum 0x[0-9a-f]+, ok/);
   expect(r.stdout).toMatch(/runs unchanged as a virtual process of a 2-vCPU vkernel/);
   expect(r.stdout).toMatch(/uninterrupted: exit 0, udpping: 3\/3 replies/);
+  expect(r.stdout).toMatch(/HTML report of the vkernel image .*\/vkernel\.html$/m);
   for (const line of restored) {
     expect(line).toMatch(/killed with SIGKILL/);
     expect(line).toMatch(/identical to the uninterrupted run/);

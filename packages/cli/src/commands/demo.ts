@@ -168,11 +168,11 @@ export async function demo({ io }: { io: CliIO }): Promise<number> {
     "incremental checkpoints write only dirtied pages; images can be diffed and viewed as HTML pages",
   );
 
-  await vkernelSteps(say, shown);
+  await vkernelSteps(say, shown, reports);
 
   say("\nvkc demo showed:");
   for (const line of shown) say(`  - ${line}`);
-  say(`The HTML reports and the image store of step 7 are in ${reports}.`);
+  say(`The HTML reports and the image stores of steps 7 and 9 are in ${reports}.`);
   return 0;
 }
 
@@ -183,8 +183,8 @@ export async function demo({ io }: { io: CliIO }): Promise<number> {
  * another new process from the file store and from the embedded S3 server, and compared with an
  * uninterrupted boot.
  */
-async function vkernelSteps(say: (text: string) => void, shown: string[]): Promise<void> {
-  const { bootRun, vkernelKillRestore } = await import("./demo-vkernel.ts");
+async function vkernelSteps(say: (text: string) => void, shown: string[], reports: string): Promise<void> {
+  const { bootRun, bootWords, vkernelKillRestore } = await import("./demo-vkernel.ts");
   const args = ["4", "3000"];
   say(`\n== 8. A vkernel with 2 vCPUs running threads ${args.join(" ")} as its virtual process`);
   const host = await runGuest("threads", args, 2, 1);
@@ -237,6 +237,19 @@ async function vkernelSteps(say: (text: string) => void, shown: string[]): Promi
       );
     }
   }
+  // The same instant into the reports' store, and its page: the vkernel's own view of itself.
+  const store = `file:${join(reports, "vkernel-store")}`;
+  const html = join(reports, "vkernel.html");
+  const quiet = captureIO();
+  const flags = ["--store", store, "--checkpoint-at", String(at), "--exit-after-checkpoint"];
+  const consoleFlags = ["--console", join(reports, "vkernel.txt")];
+  if (
+    (await main(bootWords(spec, [...flags, ...consoleFlags]), quiet)) !== 0 ||
+    (await main(["images", "show", "latest", "--store", store, "--html", html], quiet)) !== 0
+  ) {
+    throw new CliError("DEMO_FAILED", `the vkernel image's HTML report: ${quiet.stderr().trim()}`);
+  }
+  say(`   HTML report of the vkernel image (its virtual processes, threads, registers): ${html}`);
   shown.push(
     "a 2-vCPU vkernel with a multithreaded guest and a UDP echo pair checkpointed by its own protocol, killed with SIGKILL, restored in a new OS process from a file store and from the embedded S3 server, finishing exactly as an uninterrupted boot",
   );

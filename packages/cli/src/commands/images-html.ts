@@ -70,8 +70,9 @@ export function renderImageHtml(
         .join("<br>") || '<span class="empty">none</span>'
     }</td></tr></table></section>`,
     `<section><h2>Process tree</h2>${processTree(summary.processes)}</section>`,
-    ...summary.processes.map((p) => processSection(p, manifest, parentHashes)),
+    // A vkernel's own view first: its virtual processes are what a reader of its image wants.
     ...(vkernel === null ? [] : [renderVkernelHtml(vkernel)]),
+    ...summary.processes.map((p) => processSection(p, manifest, parentHashes)),
     devicesSection(manifest),
   ].join("\n");
   return htmlPage(`vkc image ${id.slice(0, 12)}`, id, body, rootData);

@@ -40,6 +40,7 @@ const view = {
   vcpus: 2,
   memoryBytes: 0x40_0000,
   generation: 3,
+  consoleMode: "raw",
   processes: [
     {
       pid: 1,
@@ -81,7 +82,7 @@ describe("vkc images show: the vkernel section", () => {
     if (boot === null) throw new Error("no boot record");
     const text = renderVkernelText(vkernelSectionFrom(manifest, boot, view), true).join("\n");
     expect(text).toMatch(
-      /^vkernel: 2 vCPU\(s\), memimage 4\.0 MiB \(3 pages resident, 12 KiB\), state generation 3$/m,
+      /^vkernel: 2 vCPU\(s\), memimage 4\.0 MiB \(3 pages resident, 12 KiB\), state generation 3, console raw$/m,
     );
     expect(text).toMatch(/guest 0: threads\.elf 4 100 \(\/guest\/0\)$/m);
     expect(text).toMatch(/vke on \/dev\/tap0 10\.0\.0\.2\/24/);
@@ -114,6 +115,7 @@ describe("vkc images show: the vkernel section", () => {
     expect(html).toContain('data-vk-resident-pages="3"');
     expect(html).toContain('data-vk-processes="1"');
     expect(html.match(/class="vk-thread"/g)).toHaveLength(3);
+    expect(html).toContain("<tr><th>vke</th><td><code>/dev/tap0</code> 10.0.0.2/24</td></tr>");
   });
 
   test("an image that is not a vkernel has no section", async () => {

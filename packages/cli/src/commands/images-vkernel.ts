@@ -35,6 +35,8 @@ export interface VkernelSection {
   /** memimage pages the image holds (touched pages; the rest are zero). */
   readonly residentPages: number;
   readonly generation: number | null;
+  /** The console mode the vkernel saved (vcons: "raw" or "cooked"), when the view has it. */
+  readonly consoleMode: string | null;
   readonly guests: readonly { readonly path: string; readonly argv: readonly string[] }[];
   readonly taps: readonly { readonly device: string; readonly address?: string }[];
   /** The virtual processes, from the kernel state in the image; null when it could not be read. */
@@ -78,6 +80,7 @@ export function vkernelSectionFrom(
       boot.config.memoryBytes,
     residentPages: memimage?.resident ?? numberField(view, ["residentPages", "resident"]) ?? 0,
     generation: numberField(view, ["generation"]) ?? null,
+    consoleMode: typeof view?.consoleMode === "string" ? view.consoleMode : null,
     guests: boot.config.guests,
     taps: boot.config.taps ?? [],
     processes: view === null ? null : processRows(view),
@@ -124,7 +127,7 @@ function threadRow(t: Record<string, unknown>): VkernelThreadRow {
 /** The text lines of the section (after the host's view of the image). */
 export function renderVkernelText(s: VkernelSection, withRegs: boolean): string[] {
   const out = [
-    `vkernel: ${s.vcpus} vCPU(s), memimage ${formatBytes(s.memoryBytes)} (${s.residentPages} pages resident, ${formatBytes(s.residentPages * PAGE_SIZE)})${s.generation === null ? "" : `, state generation ${s.generation}`}`,
+    `vkernel: ${s.vcpus} vCPU(s), memimage ${formatBytes(s.memoryBytes)} (${s.residentPages} pages resident, ${formatBytes(s.residentPages * PAGE_SIZE)})${s.generation === null ? "" : `, state generation ${s.generation}`}${s.consoleMode === null ? "" : `, console ${s.consoleMode}`}`,
   ];
   for (const [i, g] of s.guests.entries()) out.push(`  guest ${i}: ${guestLine(g)}`);
   for (const t of s.taps) out.push(`  vke on ${t.device}${t.address === undefined ? "" : ` ${t.address}`}`);
@@ -165,6 +168,12 @@ export function renderVkernelHtml(s: VkernelSection): string {
   const guests = s.guests
     .map((g, i) => `<tr><th>guest ${i}</th><td><code>${escapeHtml(guestLine(g))}</code></td></tr>`)
     .join("");
+  const vkes = s.taps
+    .map(
+      (t) =>
+        `<tr><th>vke</th><td><code>${escapeHtml(t.device)}</code>${t.address === undefined ? "" : ` ${escapeHtml(t.address)}`}</td></tr>`,
+    )
+    .join("");
   const procs =
     s.processes === null
       ? '<p class="empty">virtual processes: not readable from this image</p>'
@@ -187,7 +196,8 @@ export function renderVkernelHtml(s: VkernelSection): string {
           .join("")}</table>`;
   return `<section id="vkernel"${attrs}><h2>vkernel</h2><table>
 <tr><th>vCPUs</th><td>${s.vcpus}</td></tr>
-<tr><th>memimage</th><td>${escapeHtml(formatBytes(s.memoryBytes))}, ${s.residentPages} pages resident</td></tr>${guests}</table>
+${s.consoleMode === null ? "" : `<tr><th>console</th><td>${escapeHtml(s.consoleMode)}</td></tr>`}
+<tr><th>memimage</th><td>${escapeHtml(formatBytes(s.memoryBytes))}, ${s.residentPages} pages resident</td></tr>${guests}${vkes}</table>
 <h3>Virtual processes</h3>${procs}</section>`;
 }
 

@@ -1,5 +1,6 @@
 import type { WriteStats } from "@vkc/checkpoint";
 import type { Kernel } from "../kernel.ts";
+import type { PrecopyStats } from "./ckpt-precopy.ts";
 
 /** sys_checkpoint(type, ...) types (DragonFly `sys/checkpoint.h`). */
 export const CKPT_FREEZE = 1;
@@ -26,6 +27,10 @@ export interface CheckpointWritten {
   readonly instructions: number;
   readonly cause: CheckpointCause;
   readonly stats: WriteStats;
+  /** Wall time the kernel was stopped for this checkpoint (freeze to commit), when measured. */
+  readonly pauseMs?: number;
+  /** The pre-copy session the image was written over, if any. */
+  readonly precopy?: PrecopyStats;
 }
 
 /**

@@ -45,6 +45,12 @@ export interface FreezeOptions {
   /** Extra manifest extensions (e.g. the CLI's host path of the executable). */
   readonly extensions?: CborMap;
   readonly note?: string;
+  /**
+   * Pages already stored by a pre-copy session (`ckpt-precopy.ts`), per object: streamed only if
+   * dirtied since their capture, the rest inherited from the stage (`writeImage`'s `base`). No
+   * parent is recorded; ignored when `parent` is given.
+   */
+  readonly precopied?: ReadonlyMap<number, ReadonlySet<number>>;
 }
 
 export interface FrozenProcess {
@@ -94,7 +100,7 @@ export function freezeProcess(kernel: Kernel, pid: number, options: FreezeOption
   const images = single
     ? [processImage(proc, callerTid, table)]
     : tree.map((p) => processImageWithStatus(p, callerTid, table));
-  const parentSaved = options.parent?.saved;
+  const parentSaved = options.parent?.saved ?? options.precopied;
   const objectDrafts: VmObjectDraft[] = objects.map((o) => {
     const base: VmObjectDraft = {
       id: o.id,
@@ -180,15 +186,15 @@ async function* pageStream(
     const keep = new Set<number>(prev ?? []);
     // Full: every materialized page. Incremental: dirty pages, pages the parent lacks, and the
     // parent's pages that are gone (streamed as zeros, which clears them).
-    const candidates =
-      prev === undefined
-        ? [...o.pages.keys()]
-        : [...new Set([...o.dirty, ...[...o.pages.keys()].filter((i) => !keep.has(i)), ...keep])];
+    // A kept page that is still there and not dirty is unchanged, so still non-zero: skipped
+    // without a look (a pre-copied image keeps most pages so).
+    const candidates = prev === undefined ? [...o.pages.keys()] : changedSince(o, keep);
     candidates.sort((a, b) => a - b);
     for (const index of candidates) {
       if (index >= size) continue;
       const page = o.pages.get(index);
       const dirty = prev === undefined || o.dirty.has(index) || !keep.has(index);
+      if (!dirty && page !== undefined) continue;
       if (page === undefined || isZero(page)) {
         if (keep.delete(index)) yield { objectId: o.id, pageIndex: index, bytes: ZERO };
         continue;
@@ -199,6 +205,14 @@ async function* pageStream(
     }
     saved.set(o.id, keep);
   }
+}
+
+/** Indexes an incremental image may need to stream: dirty, new, or kept but gone. */
+function changedSince(o: VmObject, keep: ReadonlySet<number>): number[] {
+  const out = new Set<number>(o.dirty);
+  for (const i of o.pages.keys()) if (!keep.has(i)) out.add(i);
+  for (const i of keep) if (!o.pages.has(i)) out.add(i);
+  return [...out];
 }
 
 /** The executables the processes run, once per path (`embedded` is the first process's). */

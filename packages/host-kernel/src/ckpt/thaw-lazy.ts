@@ -90,7 +90,10 @@ export class LazyRestore {
     if (this.inFlight === null && !this.exhausted) this.startNext();
   }
 
-  /** Load every page still in the image (in the background order), e.g. before timing a run. */
+  /**
+   * Load every page still in the image of every mapped object (in the background order), e.g.
+   * before timing a run. Objects no map entry holds any more are left to their touches.
+   */
   async finish(): Promise<void> {
     for (;;) {
       this.pump();

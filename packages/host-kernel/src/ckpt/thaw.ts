@@ -242,7 +242,17 @@ function validate(id: string, manifest: Manifest, network: boolean): Plan {
       str(fm, "path", "files[]");
       bytes(fm, "data", "files[]");
     }
-    return { id, manifest, proc, kernelExt, procExt, lwpExts, files: new Map(), pages: new Map(), lazy: null };
+    return {
+      id,
+      manifest,
+      proc,
+      kernelExt,
+      procExt,
+      lwpExts,
+      files: new Map(),
+      pages: new Map(),
+      lazy: null,
+    };
   } catch (error) {
     if (error instanceof CborShapeError) bad(error.message);
     throw error;

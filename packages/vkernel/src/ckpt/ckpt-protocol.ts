@@ -12,6 +12,7 @@ import {
   PCPU_KTHREAD,
   PCPU_TOKEN,
   pcpuAddr,
+  SH_CKPT_EXIT,
   SH_CKPT_OWNER,
   SH_DOORBELL,
   SH_RESTART_GEN,
@@ -121,7 +122,9 @@ export function ckptMachineStep(m: CkptMachine, r: number, env: NativeEnv): Nati
     }
     case "frozen": {
       // Step 7. r: 0 continue, 1 thawed (the kernel was rebuilt by `attach` missing), < 0 failed.
-      if (m.signo === signals.SIGCKPTEXIT && r === 0 && !skipped(vk, "6"))
+      const upgraded = vm.readU32(SH(SH_CKPT_EXIT)) === 1;
+      vm.writeU32(SH(SH_CKPT_EXIT), 0);
+      if ((m.signo === signals.SIGCKPTEXIT || upgraded) && r === 0 && !skipped(vk, "6"))
         return act(syscalls.SYS_exit_group, 128 + signals.SIGCKPTEXIT);
       m.stage = "vke";
       return ckptMachineStep(m, r, env);
@@ -182,8 +185,11 @@ export function ckptHandlerStep(ctx: NativeThreadContext, env: NativeEnv): Nativ
   const vk = attach(env.vm) ?? resumeThawed(env);
   if (vk === undefined) return act(syscalls.SYS_exit_group, VKERNEL_PANIC);
   const cpu = vcpu.cpu;
-  if (ckptOwner(env) >= 0 || (env.vm.readU32(pcpuAddr(cpu) + PCPU_KTHREAD) ?? 0) !== 0)
-    return act(syscalls.SYS_rt_sigreturn); // coalesced with the protocol already under way
+  if (ckptOwner(env) >= 0 || (env.vm.readU32(pcpuAddr(cpu) + PCPU_KTHREAD) ?? 0) !== 0) {
+    // Coalesced with the protocol already under way; SIGCKPTEXIT upgrades it to exit.
+    if (st.signo === signals.SIGCKPTEXIT) env.vm.writeU32(SH(SH_CKPT_EXIT), 1);
+    return act(syscalls.SYS_rt_sigreturn);
+  }
   // Step 2: the guest frame this vCPU brought back from vmspace_ctl goes to the inner kernel.
   if (!skipped(vk, "2")) absorbFrame(vk, env, cpu);
   // Step 3: an idle vCPU hands the work to a kthread.

@@ -66,7 +66,9 @@ describe("vke config", () => {
     ];
     expect(vkeTapsFromState(vkeTapsState(taps))).toEqual(taps);
     expect(vkeTapsFromState(undefined)).toEqual([]);
-    expect(() => vkeTapsFromState([{ device: 1, address: "", bridge: "" }])).toThrow(/config\.taps\[0\]\.device is not text/);
+    expect(() => vkeTapsFromState([{ device: 1, address: "", bridge: "" }])).toThrow(
+      /config\.taps\[0\]\.device is not text/,
+    );
   });
 });
 

@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import { sampleDraft } from "../__fixtures__/sample-image.ts";
+import type { ManifestDraft, PageWrite } from "../model/model-manifest.ts";
+import { PAGE_SIZE } from "../model/model-values.ts";
+import { createImageStore } from "./image-store.ts";
+import { createMemoryStore } from "./memory-store.ts";
+import { createPageStage } from "./store-stage.ts";
+
+function page(seed: number): Uint8Array {
+  const bytes = new Uint8Array(PAGE_SIZE);
+  for (let i = 0; i < PAGE_SIZE; i += 97) bytes[i] = (seed * 31 + i) & 0xff;
+  bytes[0] = seed & 0xff;
+  bytes[1] = 1;
+  return bytes;
+}
+
+function batch(pages: readonly [number, number, Uint8Array][]): [number[], number[], Uint8Array] {
+  const buffer = new Uint8Array(pages.length * PAGE_SIZE);
+  pages.forEach(([, , bytes], i) => buffer.set(bytes, i * PAGE_SIZE));
+  return [pages.map((p) => p[0]), pages.map((p) => p[1]), buffer];
+}
+
+/** The sample image; its heap (object 2) inherits the staged pages when `inherit`. */
+function draft(inherit: boolean): ManifestDraft {
+  const d = sampleDraft();
+  return { ...d, objects: d.objects.map((o) => (o.id === 2 && inherit ? { ...o, inheritFromParent: true } : o)) };
+}
+
+async function contents(images: ReturnType<typeof createImageStore>, id: string): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  for await (const p of images.readPages(id)) out.set(p.pageIndex, Buffer.from(p.bytes).toString("hex"));
+  return out;
+}
+
+describe("PageStage (pre-copy staging)", () => {
+  it("gives the same image as writing every page at once, streaming only what changed", async () => {
+    const blobs = createMemoryStore();
+    const images = createImageStore(blobs);
+    const stage = createPageStage(images);
+    const pages = [0, 1, 2, 3, 5, 8].map((i) => [2, i, page(i)] as [number, number, Uint8Array]);
+    await stage.put(...batch(pages), pages.length);
+    // Page 3 is staged again with new content; page 8 will be gone (streamed as zeros).
+    await stage.put(...batch([[2, 3, page(103)]]), 1);
+    const late: PageWrite[] = [
+      { objectId: 2, pageIndex: 2, bytes: page(202) },
+      { objectId: 2, pageIndex: 8, bytes: new Uint8Array(PAGE_SIZE) },
+      { objectId: 2, pageIndex: 9, bytes: page(9) },
+    ];
+    const pre = await images.writeImage(draft(true), late, { refs: ["pre"], base: stage.base() });
+    await stage.release();
+    expect(pre.stats.pagesIn).toBe(2);
+    expect(pre.manifest.parent).toBeUndefined();
+
+    const all: PageWrite[] = [
+      { objectId: 2, pageIndex: 0, bytes: page(0) },
+      { objectId: 2, pageIndex: 1, bytes: page(1) },
+      { objectId: 2, pageIndex: 2, bytes: page(202) },
+      { objectId: 2, pageIndex: 3, bytes: page(103) },
+      { objectId: 2, pageIndex: 5, bytes: page(5) },
+      { objectId: 2, pageIndex: 9, bytes: page(9) },
+    ];
+    const full = await images.writeImage(draft(false), all, { refs: ["full"] });
+    expect(await contents(images, pre.id)).toEqual(await contents(images, full.id));
+    expect((await images.verify(pre.id)).ok).toBe(true);
+  });
+
+  it("is never listed as an image, and its packs survive gc while it lives", async () => {
+    let now = 1_000_000;
+    const images = createImageStore(createMemoryStore(), { now: () => now });
+    const stage = createPageStage(images, { now: () => now });
+    await stage.put(...batch([[2, 0, page(1)]]), 1);
+    expect(await images.list()).toEqual([]);
+    now += 10 * 3600_000;
+    await images.gc({ graceMs: 0 });
+    await images.gc({ graceMs: 0 });
+    const pre = await images.writeImage(draft(true), [], { base: stage.base() });
+    await stage.release();
+    expect((await contents(images, pre.id)).get(0)).toBe(Buffer.from(page(1)).toString("hex"));
+    expect((await images.verify()).ok).toBe(true);
+  });
+
+  it("refuses a batch shorter than its count, and puts after release", async () => {
+    const stage = createPageStage(createImageStore(createMemoryStore()));
+    await expect(stage.put([1], [0], new Uint8Array(PAGE_SIZE), 2)).rejects.toThrow(/fewer than 2/);
+    await stage.release();
+    await expect(stage.put([1], [0], page(1), 1)).rejects.toThrow(/released/);
+  });
+});

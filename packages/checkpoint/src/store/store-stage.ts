@@ -1,0 +1,162 @@
+import { InvalidArgumentError } from "../image-errors.ts";
+import type { Manifest } from "../model/model-manifest.ts";
+import { PAGE_SIZE, type Sha256Hex } from "../model/model-values.ts";
+import type { PageMap } from "../model/model-vm.ts";
+import type { ImageStore } from "./image-store-types.ts";
+import { writeKey } from "./store-keys.ts";
+import { MarkerHandle, newToken } from "./store-markers.ts";
+import { PackWriter } from "./store-pack-writer.ts";
+import type { PageLayout } from "./store-page-layout.ts";
+import { sharedHashPool } from "./store-hash-pool.ts";
+
+/**
+ * Pages stored ahead of an image (pre-copy): their page maps and the packs holding them, in the
+ * shape `writeImage` takes as `base` (see `WriteImageOptions.base`). Not an image: no manifest
+ * names it, and an image written over it lists only the packs its own page maps use.
+ */
+export interface StagedBase {
+  readonly manifest: Pick<Manifest, "objects" | "packs">;
+  readonly layout: PageLayout;
+}
+
+/** What a stage has stored so far. */
+export interface StageStats {
+  /** Pages stored (a page staged again after a write counts again). */
+  readonly pagesStaged: number;
+  readonly packsWritten: number;
+  readonly bytesWritten: number;
+}
+
+/**
+ * A pre-copy staging area in an image store (FORMAT.md §7 "Staged pages"). `put` stores a batch
+ * of pages as one pack, named first in the stage's write marker, so gc keeps every staged pack
+ * while the stage lives; `base` is a snapshot of the latest content staged for each page, for
+ * `writeImage(draft, pages, { base })`; `release` drops the marker once that image is committed
+ * (its own marker names the packs it reuses before that). Packs no image came to use are
+ * reclaimed by gc as usual.
+ */
+export class PageStage {
+  private readonly marker: MarkerHandle;
+  /** Object id → page index → [pack slot in `packs`, hash]. */
+  private readonly entries = new Map<number, Map<number, { slot: number; hash: Uint8Array }>>();
+  private readonly packs: Sha256Hex[] = [];
+  private pagesStaged = 0;
+  private bytesWritten = 0;
+  private released = false;
+
+  constructor(
+    private readonly images: ImageStore,
+    now: () => number = Date.now,
+  ) {
+    this.marker = new MarkerHandle(images.blobStore, writeKey(newToken(now())), now);
+  }
+
+  /**
+   * Store `count` pages as one pack: page `i` is `bytes[i * 4096 ..]`, of object `objectIds[i]`
+   * at index `pageIndexes[i]`. The buffer is handed over (hashed in a worker): the caller must
+   * not use it afterwards. Resolves once the pack is stored; only then do the pages count as
+   * staged (a later `put` of the same page replaces it).
+   */
+  async put(
+    objectIds: readonly number[],
+    pageIndexes: readonly number[],
+    bytes: Uint8Array,
+    count: number,
+  ): Promise<void> {
+    if (this.released) throw new InvalidArgumentError("stage", "already released");
+    if (objectIds.length < count || pageIndexes.length < count || bytes.length < count * PAGE_SIZE)
+      throw new InvalidArgumentError("stage batch", `fewer than ${count} pages given`);
+    if (count === 0) return;
+    const data = bytes.subarray(0, count * PAGE_SIZE);
+    const { data: hashed, digests } = await sharedHashPool().pageDigests(data, PAGE_SIZE);
+    const writer = new PackWriter(this.images.blobStore, this.marker, count * PAGE_SIZE, {
+      expectedBlobs: count,
+    });
+    const ordinals: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const known = writer.ordinalOf(digests, i * 32);
+      if (known >= 0) {
+        ordinals.push(known);
+        continue;
+      }
+      ordinals.push(writer.claim(digests, i * 32));
+      const full = writer.add(digests, i * 32, hashed.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE));
+      if (full !== undefined) await full;
+    }
+    await writer.flush();
+    const slot = this.packs.length;
+    this.packs.push(...writer.packs);
+    for (let i = 0; i < count; i++) {
+      const id = objectIds[i]!;
+      let pages = this.entries.get(id);
+      if (pages === undefined) {
+        pages = new Map();
+        this.entries.set(id, pages);
+      }
+      const pack = slot + writer.packOfBlob[ordinals[i]!]!;
+      pages.set(pageIndexes[i]!, { slot: pack, hash: digests.slice(i * 32, i * 32 + 32) });
+    }
+    this.pagesStaged += count;
+    this.bytesWritten += writer.payloadBytes;
+  }
+
+  /** Forget staged pages (e.g. of an object that is gone): they are no longer offered as a base. */
+  forget(objectId: number, pageIndex?: number): void {
+    if (pageIndex === undefined) this.entries.delete(objectId);
+    else this.entries.get(objectId)?.delete(pageIndex);
+  }
+
+  /** Page indexes staged per object id. */
+  staged(): Map<number, Set<number>> {
+    const out = new Map<number, Set<number>>();
+    for (const [id, pages] of this.entries) out.set(id, new Set(pages.keys()));
+    return out;
+  }
+
+  /** A snapshot of what is staged now, as a base for `writeImage` (later `put`s do not change it). */
+  base(): StagedBase {
+    const used = new Map<number, number>();
+    const objects: { id: number; pages: PageMap; slots: number[] }[] = [];
+    for (const [id, pages] of this.entries) {
+      const indexes = [...pages.keys()].sort((a, b) => a - b);
+      const hashes = new Uint8Array(indexes.length * 32);
+      const slots: number[] = [];
+      indexes.forEach((index, k) => {
+        const entry = pages.get(index)!;
+        hashes.set(entry.hash, k * 32);
+        let slot = used.get(entry.slot);
+        if (slot === undefined) {
+          slot = used.size;
+          used.set(entry.slot, slot);
+        }
+        slots.push(slot);
+      });
+      objects.push({ id, pages: { indexes, hashes }, slots });
+    }
+    const packs: Sha256Hex[] = [];
+    for (const [from, to] of used) packs[to] = this.packs[from]!;
+    return {
+      manifest: {
+        objects: objects.map((o) => ({ id: o.id, kind: "anon", size: 0, pages: o.pages })),
+        packs,
+      },
+      layout: { packs, slots: new Map(objects.map((o) => [o.id, Uint32Array.from(o.slots)])) },
+    };
+  }
+
+  stats(): StageStats {
+    return { pagesStaged: this.pagesStaged, packsWritten: this.packs.length, bytesWritten: this.bytesWritten };
+  }
+
+  /** Drop the stage's write marker (after the image over it is committed, or to give up). */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await this.marker.release();
+  }
+}
+
+/** A new pre-copy stage in `images` (see `PageStage`). */
+export function createPageStage(images: ImageStore, options: { now?: () => number } = {}): PageStage {
+  return new PageStage(images, options.now);
+}
