@@ -43,6 +43,8 @@ export interface RestoreOptions {
  * itself sees 1 as the result of its sys_checkpoint(FREEZE). Executables come from the paths the
  * image recorded on this host, or from the image itself when it embeds them; a changed file is
  * refused. Any failure before the guest runs is one line and exit status 1, and changes nothing.
+ * A vkernel image (made by `vkc boot`) gets `/boot/vkernel`, its guest ELFs and its host network
+ * back, and its checkpoints go through the vkernel's own protocol, as under `vkc boot`.
  */
 export async function restore(image: string, opts: RestoreOptions, io: CliIO): Promise<number> {
   const ctx: StoreContext = { env: process.env, cwd: process.cwd() };
@@ -134,10 +136,11 @@ async function vkernelHost(
     }
     files[guest.path] = bytes;
   }
+  const program = vkernelProgram(boot.config, files, "restore");
   const network = await openBootNetwork(boot.taps, boot.udpBridge);
   return {
     options: {
-      natives: { [VKERNEL_PATH]: vkernelProgram(boot.config, files, "restore") },
+      natives: { [VKERNEL_PATH]: program },
       ...(network.network === undefined ? {} : { network: network.network }),
     },
     network,

@@ -76,6 +76,23 @@ describe("UDP uplink on loopback", () => {
     expect(uplink.stats).toMatchObject({ fromClients: 3, toClients: 3, toClientsDropped: 0 });
   });
 
+  it("close lets the datagrams already handed to the socket go out first", async () => {
+    const bridges = new BridgeRegistry();
+    const host = new FakeHost();
+    const uplink = await uplinkOn(bridges);
+    const peer = new NetPeer("guest", `mac 02:00:00:00:00:01\nip ${GUEST_IP}\necho 7`);
+    peer.attachTo(bridges.get("br0")!);
+    const c = await client();
+    c.socket.send("last", uplink.address().port, "127.0.0.1");
+    // The echo leaves the bridge in the same poll that delivers "last" to the peer; close at once,
+    // as `vkc run` does when the guest exits right after its final reply.
+    await pump(bridges, host, () => peer.received.length === 1);
+    await uplink.close();
+    const deadline = Date.now() + 5000;
+    while (c.got.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(c.got).toEqual(["last"]);
+  });
+
   it("delivers to a tap-attached guest, routes its reply to the right client, and drops strays", async () => {
     const bridges = new BridgeRegistry();
     bridges.create("br0");

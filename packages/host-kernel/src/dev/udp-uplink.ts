@@ -111,6 +111,8 @@ export class UdpUplink implements BridgePort {
   /** One shared promise for every `whenInput` caller until input arrives (no pile-up of waiters). */
   #input: { promise: Promise<void>; resolve: () => void } | undefined;
   #closed = false;
+  /** Sends handed to the socket and not yet completed: `close` waits for them, or libuv drops them. */
+  readonly #sending = new Set<Promise<void>>();
 
   private constructor(socket: Socket, options: UdpUplinkOptions) {
     this.#socket = socket;
@@ -198,9 +200,14 @@ export class UdpUplink implements BridgePort {
       return;
     }
     this.stats.toClients++;
-    this.#socket.send(udp.payload.slice(), client.port, client.address, (error) => {
-      if (error) this.stats.sendErrors++;
+    const sent = new Promise<void>((resolve) => {
+      this.#socket.send(udp.payload.slice(), client.port, client.address, (error) => {
+        if (error) this.stats.sendErrors++;
+        this.#sending.delete(sent);
+        resolve();
+      });
     });
+    this.#sending.add(sent);
   }
 
   /** Everything that arrived since the last poll enters the bridge now, in arrival order. */
@@ -234,13 +241,14 @@ export class UdpUplink implements BridgePort {
     return this.#input.promise;
   }
 
-  /** Unplug and close the socket. */
+  /** Unplug, let datagrams already handed to the socket go out, and close it. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#link?.detach();
     this.#link = undefined;
     this.#wake();
+    await Promise.all(this.#sending);
     await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
   }
 
