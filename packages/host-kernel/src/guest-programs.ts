@@ -17,6 +17,7 @@ export const GUEST_PROGRAMS = [
   "udpping",
   "forkdemo",
   "forkpipe",
+  "spawner",
 ] as const;
 
 export type GuestProgram = (typeof GUEST_PROGRAMS)[number];

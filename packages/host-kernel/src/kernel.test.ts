@@ -3,7 +3,7 @@ import { Hart } from "./cpu/hart.ts";
 import { addi, ecall, li } from "./cpu/test-asm.ts";
 import { createKernel } from "./kernel.ts";
 import { DATA, image, RecordingConsole, spawnCode } from "./kernel-test-support.ts";
-import { SYS_exit, SYS_getpid, SYS_write } from "./syscall/syscall-numbers.ts";
+import { SYS_exit, SYS_getpid, SYS_read, SYS_write } from "./syscall/syscall-numbers.ts";
 
 const hello = new TextEncoder().encode("hello\n");
 
@@ -97,6 +97,20 @@ describe("run control", () => {
     const r2 = await k.run();
     expect(r2.reason).toBe("exited");
     expect(console.text()).toBe("hello\r\n");
+  });
+
+  it("a signal posted from outside wakes a run that waits for live terminal input", async () => {
+    const k = createKernel({ liveInput: true });
+    // read(0, DATA, 1) blocks on the tty: the run then waits for typed input.
+    const pid = spawnCode(k, [li(10, 0), li(11, DATA), li(12, 1), li(17, SYS_read), ecall()]);
+    const run = k.run();
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(k.lwps.values().next().value?.state).toBe("sleeping");
+    k.signalProcess(pid, 9);
+    const r = await run;
+    expect(r.reason).toBe("exited");
+    expect(k.procs.get(pid)?.exitStatus).toBe(128 + 9);
   });
 
   it("returns EFAULT for a buffer outside the address space", async () => {

@@ -292,13 +292,20 @@ export class Kernel implements DeviceHost {
     return woken.length;
   }
 
+  /**
+   * Post `sig` to every process of group `pgid` (from a tool, outside a slice). A run waiting for
+   * live input wakes up, so a handler can run even when every LWP was asleep.
+   */
   signalProcessGroup(pgid: number, sig: number): void {
     for (const p of this.procs.values()) if (p.pgid === pgid) this.postSignal(p, sig, kernelInfo(sig));
+    this.inputWaiter?.();
   }
 
+  /** Post `sig` to process `pid` (from a tool, outside a slice); wakes a run waiting for input. */
   signalProcess(pid: number, sig: number): void {
     const p = this.procs.get(pid);
     if (p !== undefined) this.postSignal(p, sig, kernelInfo(sig));
+    this.inputWaiter?.();
   }
 
   /** A frame received by interface `index` (call between slices, never from inside one). */

@@ -112,6 +112,7 @@ describe("committed guest ELFs", () => {
         "rtcheck",
         "sigckpt",
         "sigdemo",
+        "spawner",
         "threads",
         "ttyraw",
         "udpecho",

@@ -136,13 +136,7 @@ export function signalCheckpoints(target: LazyStoreTarget): CheckpointMethod {
   };
 }
 
-/**
- * Post `sig` to the vkernel process from outside the run loop. A run that is waiting for terminal
- * input (every vCPU idle, the console cothread in a blocking read) is not woken by a signal
- * alone, so an empty `ttyInput` wakes it: the vCPU that takes the signal then runs (no byte is
- * added; a blocked reader finds nothing and sleeps again).
- */
+/** Post `sig` to the vkernel process from outside the run loop (it wakes a run waiting for input). */
 export function signalVkernel(kernel: Kernel, pid: number, sig: number): void {
   kernel.signalProcess(pid, sig);
-  kernel.ttyInput(new Uint8Array(0));
 }
