@@ -25,7 +25,10 @@ const BIN = join(import.meta.dirname, "..", "packages", "host-kernel", "guest", 
 const MIB = 1024 * 1024;
 const MEMORY_MIB = Number(process.env.VKC_BENCH_PRECOPY_MIB ?? "512");
 const RESIDENT_MIB = process.env.VKC_BENCH_PRECOPY_RESIDENT ?? "400";
-const [DIRTY_MIB, DIRTY_PERCENT] = (process.env.VKC_BENCH_PRECOPY_DIRTY ?? "32,10").split(",") as [string, string];
+const [DIRTY_MIB, DIRTY_PERCENT] = (process.env.VKC_BENCH_PRECOPY_DIRTY ?? "32,10").split(",") as [
+  string,
+  string,
+];
 
 interface Pause {
   written: CheckpointWritten;
@@ -34,7 +37,7 @@ interface Pause {
 }
 
 /** Boot the vkernel, run it until guest A has touched its memory, checkpoint it (with pre-copy or not). */
-async function pause(precopy: boolean): Promise<Pause> {
+async function pause(precopy: boolean, residentMib = RESIDENT_MIB): Promise<Pause> {
   const images = createImageStore(createMemoryStore());
   const target = createStoreTarget(images, { refs: [] });
   const elf = readFileSync(join(BIN, "memtouch.elf"));
@@ -42,7 +45,7 @@ async function pause(precopy: boolean): Promise<Pause> {
     vcpus: 1,
     memoryBytes: MEMORY_MIB * MIB,
     guests: [
-      { path: "/guest/0", argv: ["memtouch", RESIDENT_MIB, "100", "1"] },
+      { path: "/guest/0", argv: ["memtouch", residentMib, "100", "1"] },
       { path: "/guest/0", argv: ["memtouch", DIRTY_MIB, DIRTY_PERCENT, "1000000"] },
     ],
   };
@@ -54,7 +57,7 @@ async function pause(precopy: boolean): Promise<Pause> {
     checkpointTarget: target,
   });
   const pid = kernel.spawn({ path: VKERNEL_PATH, argv: [VKERNEL_PATH] });
-  const ready = `memtouch: ${RESIDENT_MIB} MiB`;
+  const ready = `memtouch: ${residentMib} MiB`;
   const touched = () => {
     const at = output.indexOf(ready);
     return at >= 0 && output.indexOf("round 1:", at) >= 0;
@@ -64,9 +67,12 @@ async function pause(precopy: boolean): Promise<Pause> {
     if (r.reason !== "limit" || guard > 100_000) throw new Error(`the vkernel ended early (${r.reason})`);
   }
   // The same amount of guest time before each checkpoint: pre-copy's rounds run meanwhile.
+  // Between runs, a turn of the event loop: a short run is one synchronous batch of slices, and
+  // the pre-copy's hashing replies and timers need the loop (Kernel.run yields between batches).
   const runFor = async (instructions: number) => {
     const r = await kernel.run({ maxInstructions: instructions });
     if (r.reason !== "limit") throw new Error(`the vkernel ended early (${r.reason})`);
+    await new Promise((resolve) => setImmediate(resolve));
   };
   if (precopy) {
     const session = target.startPrecopy(kernel, pid);
@@ -74,7 +80,7 @@ async function pause(precopy: boolean): Promise<Pause> {
     void session.converged.then(() => {
       converged = true;
     });
-    while (!converged) await runFor(200_000);
+    while (!converged) await runFor(100_000);
   }
   await runFor(2_000_000);
   const written = await target.checkpoint(kernel, pid, { cause: "host" });
@@ -86,7 +92,7 @@ async function pause(precopy: boolean): Promise<Pause> {
 export const precopyBenchmark: Benchmark = {
   name: "precopy",
   async run(): Promise<BenchRow[]> {
-    await pause(false); // warm-up (V8, hash workers)
+    await pause(true, "8"); // warm-up (V8, hash workers), small
     const stop = await pause(false);
     const pre = await pause(true);
     const stopMs = stop.written.pauseMs ?? Number.NaN;

@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { interpreterBenchmark } from "./bench-interp.ts";
 import { interpreterMicroBenchmark } from "./bench-interp-micro.ts";
 import { lazyBenchmark } from "./bench-lazy.ts";
+import { precopyBenchmark } from "./bench-precopy.ts";
+import { scaleBenchmark } from "./bench-scale.ts";
 import { storeBenchmark } from "./bench-store.ts";
 import { vkernelBenchmark } from "./bench-vkernel.ts";
 import { type Benchmark, type BenchRow, formatTable } from "./harness.ts";
@@ -20,6 +22,8 @@ const benchmarks: Benchmark[] = [
   storeBenchmark,
   lazyBenchmark,
   vkernelBenchmark,
+  scaleBenchmark,
+  precopyBenchmark,
 ];
 
 const filter = process.argv[2];

@@ -122,10 +122,10 @@ export {
 } from "./store/memory-store.ts";
 export { walkParentChain } from "./store/store-chain.ts";
 export { type LazyPageReader, type LazyPageRef, lazyPageReader } from "./store/store-lazy.ts";
-export type { StoreStats } from "./store/store-stats.ts";
 export {
   createPageStage,
   PageStage,
-  type StageStats,
   type StagedBase,
+  type StageStats,
 } from "./store/store-stage.ts";
+export type { StoreStats } from "./store/store-stats.ts";

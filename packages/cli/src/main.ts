@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { memoryOption, tapOption, udpBridgeOption } from "./commands/boot-options.ts";
+import { netOption } from "./commands/net-options.ts";
 import { registerImageCommands } from "./commands/register-images.ts";
 import type { CheckpointEvery } from "./commands/run.ts";
 import type { TerminalStreams } from "./console/console-terminal.ts";
@@ -107,7 +108,17 @@ Examples:
       .passThroughOptions()
       .option("--cpus <n>", "simulated CPUs", intOption("--cpus", 1, 64), 1)
       .option("--seed <n>", "scheduler seed", intOption("--seed", 0, 0xffffffff), 1)
-      .option("--input <script>", "tty input at virtual times (lines: <time> <JSON string>)"),
+      .option("--input <script>", "tty input at virtual times (lines: <time> <JSON string>)")
+      .option(
+        "--net <bridge:addr/prefix>",
+        "a network interface (eth0, eth1, … in order) on a host bridge, repeatable (br0:10.0.0.1/24)",
+        netOption,
+      )
+      .option(
+        "--udp-bridge <host:port>",
+        "forward real UDP datagrams on HOST:PORT to the first --net address, same port",
+        udpBridgeOption,
+      ),
     "the image",
   )
     .addHelpText(
@@ -121,7 +132,9 @@ Examples:
   $ vkc run --cpus 4 --seed 7 packages/host-kernel/guest/bin/threads.elf 4 1000
   $ vkc run --json --console out.txt packages/host-kernel/guest/bin/primes.elf
   $ vkc run --checkpoint-every 50M --keep 3 packages/host-kernel/guest/bin/primes.elf
-  $ vkc run packages/host-kernel/guest/bin/ttyraw.elf    interactive: type keys, 'q' ends it`,
+  $ vkc run packages/host-kernel/guest/bin/ttyraw.elf    interactive: type keys, 'q' ends it
+  $ vkc run --net br0:10.0.0.1/24 --udp-bridge 127.0.0.1:7007 \\
+      packages/host-kernel/guest/bin/udpecho.elf 7007 3    then: nc -u 127.0.0.1 7007`,
     )
     .action(async (elf: string, args: string[], opts: import("./commands/run.ts").RunOptions) => {
       const { run } = await import("./commands/run.ts");
@@ -254,6 +267,10 @@ function addRunOptions(command: Command, embedInto: string | null): Command {
     .option("--store <url>", "image store (default: VKC_STORE, else the data dir)")
     .option("--checkpoint-at <n,...>", "checkpoint at these total virtual instruction counts", instantsOption)
     .option("--exit-after-checkpoint", "stop after the first --checkpoint-at checkpoint")
+    .option(
+      "--precopy",
+      "copy memory while the guest runs: a checkpoint stops it only for what it dirtied since",
+    )
     .option(
       "--checkpoint-every <period>",
       "checkpoint every PERIOD: virtual time (5s, 500ms) or instructions (50M)",

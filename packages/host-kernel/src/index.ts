@@ -282,4 +282,5 @@ export {
   GUEST_FRAME_SIZE,
   type GuestTrap,
   VMFRAME_SAME_CONTEXT,
+  VMFRAME_TAGGED,
 } from "./vm/vmspace-guest-frame.ts";

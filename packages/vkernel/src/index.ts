@@ -4,6 +4,12 @@ export {
   VKERNEL_PANIC_STATUS,
   type VkernelSliceConfig,
 } from "./boot-program.ts";
+export {
+  readVkernelSection,
+  VKERNEL_SECTION_VERSION,
+  type VkernelImageSection,
+  vkernelImageSection,
+} from "./ckpt/image-section.ts";
 export { VKE_DEFAULT_BRIDGE, type VkeInterface, vkeInterfaces } from "./dev/vke-config.ts";
 export {
   GuestLoadError,

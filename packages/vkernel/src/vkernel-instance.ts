@@ -11,8 +11,6 @@ import type { VkernelConfig } from "./vkernel-config.ts";
 export interface VcpuCache {
   /** The inner LWP whose frame is out in a vmspace_ctl run and not yet absorbed. */
   inGuest: number | null;
-  /** The inner LWP of this vCPU's last guest run (its LR reservation may still be held). */
-  lastTid: number | null;
 }
 
 /** The guest vmspace id of inner process `pid` (DragonFly names it by its pmap). */
@@ -58,7 +56,7 @@ export class VkernelInstance {
       });
     this.inner.ids.backend = this.mem.backend();
     this.zeroPhys = zeroPhys ?? this.mem.allocZeroed();
-    this.cpus = Array.from({ length: config.vcpus }, () => ({ inGuest: null, lastTid: null }));
+    this.cpus = Array.from({ length: config.vcpus }, () => ({ inGuest: null }));
   }
 
   /** The pmap of inner process `pid` (made on first use; its guest vmspace needs 3 host calls). */

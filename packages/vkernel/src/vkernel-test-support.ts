@@ -10,6 +10,7 @@ import {
   signals,
   thawProcess,
 } from "@vkc/host-kernel";
+import { vkernelImageSection } from "./ckpt/image-section.ts";
 import { VKERNEL_PATH, type VkernelConfig } from "./vkernel-config.ts";
 import { attach } from "./vkernel-instance.ts";
 import { createVkernelProgram } from "./vkernel-program.ts";
@@ -75,7 +76,9 @@ export function bootVkernel(
     console: { write: (b) => chunks.push(b.slice()) },
     files,
     natives: { [VKERNEL_PATH]: createVkernelProgram(cfg) },
-    ...(images !== undefined ? { checkpointTarget: createStoreTarget(images) } : {}),
+    ...(images !== undefined
+      ? { checkpointTarget: createStoreTarget(images, { vkernel: vkernelImageSection }) }
+      : {}),
   });
   const pid = kernel.spawn({ path: VKERNEL_PATH, argv: ["vkernel"] });
   return { kernel, chunks, pid };
@@ -125,7 +128,7 @@ export async function thawVkernel(
     files,
     console: { write: (b) => chunks.push(b.slice()) },
     natives: { [VKERNEL_PATH]: createVkernelProgram() },
-    checkpointTarget: createStoreTarget(images),
+    checkpointTarget: createStoreTarget(images, { vkernel: vkernelImageSection }),
   });
   return { kernel, chunks };
 }

@@ -1,8 +1,10 @@
 import type { CborMap, CborValue, ImageStore } from "@vkc/checkpoint";
 import { configOf } from "./ckpt/ckpt-state.ts";
+import { readVkernelSection } from "./ckpt/image-section.ts";
 import { decodeStateHeader, decodeStatePayload, STATE_HEADER_BYTES } from "./ckpt/state-region.ts";
 import { VKE_BASE } from "./dev/vke-layout.ts";
 import { readVkeView, type VkeView } from "./dev/vke-view.ts";
+import { VkernelStateError } from "./errors.ts";
 import { PAGE_BYTES, STATE_BASE } from "./memimage-layout.ts";
 import { PhysAllocator } from "./phys-memory.ts";
 
@@ -62,7 +64,12 @@ export async function readVkernelView(images: ImageStore, ref: string): Promise<
   const id = await images.resolve(ref);
   const manifest = await images.readManifest(id);
   const proc = manifest.processes[0];
-  const entry = proc?.vmspace.entries.find((e) => e.start === STATE_BASE);
+  // A kind "vkernel" image names its state region (a malformed map is a VkernelStateError); a
+  // "process" image written before the kind existed is looked at the fixed address.
+  const section = readVkernelSection(manifest);
+  if (section !== null && section.generation === 0) return null;
+  const address = section?.stateAddress ?? STATE_BASE;
+  const entry = proc?.vmspace.entries.find((e) => e.start === address);
   if (entry === undefined || entry.objectId === undefined) return null;
   const objectId = entry.objectId;
   const page = async (i: number): Promise<Uint8Array | null> => {
@@ -76,6 +83,10 @@ export async function readVkernelView(images: ImageStore, ref: string): Promise<
   if (first === null) return null;
   const header = decodeStateHeader(first.subarray(0, STATE_HEADER_BYTES));
   if (header === null) return null;
+  if (section !== null && (section.generation !== header.generation || section.sha256 !== header.sha256))
+    throw new VkernelStateError(
+      `image vkernel map: generation ${section.generation} does not match the region's ${header.generation}`,
+    );
   const payload = new Uint8Array(header.length);
   for (let at = 0; at < header.length; ) {
     const abs = STATE_HEADER_BYTES + at;

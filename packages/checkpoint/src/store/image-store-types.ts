@@ -2,8 +2,8 @@ import type { CodecLimits } from "../codec/codec-limits.ts";
 import type { Manifest, ManifestDraft, PageWrite } from "../model/model-manifest.ts";
 import type { BlobRef, ImageId, Sha256Hex } from "../model/model-values.ts";
 import type { BlobStore } from "./blob-store.ts";
-import type { StoreStats } from "./store-stats.ts";
 import type { StagedBase } from "./store-stage.ts";
+import type { StoreStats } from "./store-stats.ts";
 
 export interface ImageStoreOptions {
   /** HMAC-SHA256 key: manifests written are signed; manifests read must carry a matching signature. */

@@ -481,9 +481,14 @@ export class ImageStoreCore implements ImageStore {
     const marker = new MarkerHandle(this.blobs, writeKey(newToken(this.now())), this.now);
     // The marker is first stored when it has something to protect: here, or with the first pack.
     const reused = [...(parent?.manifest.packs ?? []).map(packKey), ...manifestBlobKeys(draft)];
-    if (reused.length > 0) await marker.add(reused);
+    // Reused keys a gc run was deleting as the marker went up may be gone (store-gc.ts, rule 4).
+    const doubtful = reused.length > 0 ? await marker.add(reused) : [];
     let started: PackWriter | undefined;
     try {
+      for (const key of doubtful) {
+        if (!(await this.blobs.has(key)))
+          throw new NotFoundError(key, "deleted by gc while this image was written");
+      }
       if (parentId !== undefined && !(await this.blobs.has(manifestKey(parentId)))) {
         throw new NotFoundError(
           `parent image ${parentId.slice(0, 12)}`,

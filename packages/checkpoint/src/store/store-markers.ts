@@ -2,6 +2,52 @@ import { decodeChecked, encodeCanonical } from "../codec/codec-canonical.ts";
 import { asMap, list, req, text, uint } from "../codec/codec-fields.ts";
 import { DEFAULT_LIMITS } from "../codec/codec-limits.ts";
 import type { BlobStore } from "./blob-store.ts";
+import { GC_DELETING } from "./store-keys.ts";
+
+/**
+ * A gc intent (`gc/deleting`) older than this is from a dead gc run and is ignored. A live run
+ * stops deleting once half of it has passed (the rest stays condemned for its next run).
+ */
+export const GC_INTENT_TTL_MS = 60_000;
+
+/** gc intent (`gc/deleting`): the keys a gc run is about to delete, and when it said so. */
+export interface GcIntent {
+  readonly started: number;
+  readonly keys: readonly string[];
+}
+
+export function encodeIntent(intent: GcIntent): Uint8Array {
+  return encodeCanonical(
+    { format: "vkc-gc-intent", started: intent.started, keys: [...intent.keys] },
+    "gc intent",
+  );
+}
+
+export function decodeIntent(bytes: Uint8Array, what: string): GcIntent {
+  const m = asMap(decodeChecked(bytes, what, DEFAULT_LIMITS), what);
+  return {
+    started: req(m, "started", what, (v, p) => uint(v, p, Number.MAX_SAFE_INTEGER)),
+    keys: req(m, "keys", what, (v, p) => list(v, p, DEFAULT_LIMITS.maxArrayLength, text)),
+  };
+}
+
+/** The live gc intents by key (unreadable or expired ones count as none). */
+async function liveIntents(blobs: BlobStore, now: number): Promise<Map<string, GcIntent>> {
+  const out = new Map<string, GcIntent>();
+  for await (const key of blobs.list(GC_DELETING)) {
+    const bytes = await blobs.get(key);
+    if (bytes === undefined) continue;
+    try {
+      const intent = decodeIntent(bytes, key);
+      if (now - intent.started <= GC_INTENT_TTL_MS) out.set(key, intent);
+    } catch {
+      // unreadable: from no gc this code knows
+    }
+  }
+  return out;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * In-progress write marker (`writes/<token>`): the keys a writer has written or reuses and has
@@ -59,10 +105,31 @@ export class MarkerHandle {
     private readonly now: () => number,
   ) {}
 
-  /** Name more keys in the marker and store it (before those keys are written). */
-  async add(keys: Iterable<string>): Promise<void> {
-    for (const k of keys) this.keys.add(k);
+  /**
+   * Name more keys in the marker and store it (before those keys are written). Then, if a gc run
+   * in flight is deleting any of the new keys (its `gc/deleting/…` intent names them: it chose them
+   * before this marker was visible), wait until that run is over. Returns those keys: they may be
+   * gone now, so the caller (re)writes them, or checks they still exist before relying on them.
+   * Keys named by earlier calls need no check: any gc run that starts later sees this marker.
+   */
+  async add(keys: Iterable<string>): Promise<string[]> {
+    const added = [...keys].filter((k) => !this.keys.has(k));
+    for (const k of added) this.keys.add(k);
     await this.blobs.put(this.key, encodeMarker({ updated: this.now(), keys: [...this.keys] }));
+    if (added.length === 0) return [];
+    const hits = (intents: Map<string, GcIntent>) => {
+      const named = new Set<string>();
+      for (const intent of intents.values()) for (const k of intent.keys) named.add(k);
+      return added.filter((k) => named.has(k));
+    };
+    const hit = hits(await liveIntents(this.blobs, this.now()));
+    if (hit.length === 0) return [];
+    for (let wait = 5; ; wait = Math.min(wait * 2, 200)) {
+      await sleep(wait);
+      // Runs that started after this marker was stored spare its keys; only the old ones matter,
+      // but a run is known by its key alone, so wait until no live intent names these keys.
+      if (hits(await liveIntents(this.blobs, this.now())).length === 0) return hit;
+    }
   }
 
   async release(): Promise<void> {

@@ -16,17 +16,23 @@ function page(seed: number): Uint8Array {
 
 function batch(pages: readonly [number, number, Uint8Array][]): [number[], number[], Uint8Array] {
   const buffer = new Uint8Array(pages.length * PAGE_SIZE);
-  pages.forEach(([, , bytes], i) => buffer.set(bytes, i * PAGE_SIZE));
+  for (const [i, [, , bytes]] of pages.entries()) buffer.set(bytes, i * PAGE_SIZE);
   return [pages.map((p) => p[0]), pages.map((p) => p[1]), buffer];
 }
 
 /** The sample image; its heap (object 2) inherits the staged pages when `inherit`. */
 function draft(inherit: boolean): ManifestDraft {
   const d = sampleDraft();
-  return { ...d, objects: d.objects.map((o) => (o.id === 2 && inherit ? { ...o, inheritFromParent: true } : o)) };
+  return {
+    ...d,
+    objects: d.objects.map((o) => (o.id === 2 && inherit ? { ...o, inheritFromParent: true } : o)),
+  };
 }
 
-async function contents(images: ReturnType<typeof createImageStore>, id: string): Promise<Map<number, string>> {
+async function contents(
+  images: ReturnType<typeof createImageStore>,
+  id: string,
+): Promise<Map<number, string>> {
   const out = new Map<number, string>();
   for await (const p of images.readPages(id)) out.set(p.pageIndex, Buffer.from(p.bytes).toString("hex"));
   return out;

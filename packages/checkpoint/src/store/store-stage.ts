@@ -3,11 +3,11 @@ import type { Manifest } from "../model/model-manifest.ts";
 import { PAGE_SIZE, type Sha256Hex } from "../model/model-values.ts";
 import type { PageMap } from "../model/model-vm.ts";
 import type { ImageStore } from "./image-store-types.ts";
+import { sharedHashPool } from "./store-hash-pool.ts";
 import { writeKey } from "./store-keys.ts";
 import { MarkerHandle, newToken } from "./store-markers.ts";
 import { PackWriter } from "./store-pack-writer.ts";
 import type { PageLayout } from "./store-page-layout.ts";
-import { sharedHashPool } from "./store-hash-pool.ts";
 
 /**
  * Pages stored ahead of an image (pre-copy): their page maps and the packs holding them, in the
@@ -145,7 +145,11 @@ export class PageStage {
   }
 
   stats(): StageStats {
-    return { pagesStaged: this.pagesStaged, packsWritten: this.packs.length, bytesWritten: this.bytesWritten };
+    return {
+      pagesStaged: this.pagesStaged,
+      packsWritten: this.packs.length,
+      bytesWritten: this.bytesWritten,
+    };
   }
 
   /** Drop the stage's write marker (after the image over it is committed, or to give up). */

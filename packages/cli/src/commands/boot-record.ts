@@ -1,6 +1,6 @@
 import type { CborMap, Manifest } from "@vkc/checkpoint";
 import type { TapSpec, UdpBridgeSpec } from "./boot-options.ts";
-import { type BootConfig, VKERNEL_PATH } from "./boot-vkernel.ts";
+import { type BootConfig, VKERNEL_PATH, vkernelImageOf } from "./boot-vkernel.ts";
 
 /** Key of the CLI's section in a manifest's `extensions` (the same as run.ts's `CLI_EXTENSION`). */
 const CLI_SECTION = "vkcCli";
@@ -27,6 +27,8 @@ export function bootSection(record: BootRecord): CborMap {
  * any other image.
  */
 export function readBootRecord(manifest: Manifest): BootRecord | null {
+  // kind "vkernel" (FORMAT.md §4.1) says what it is; its map is validated (one line if malformed).
+  const image = vkernelImageOf(manifest);
   const cli = manifest.extensions?.[CLI_SECTION];
   const section = isMap(cli) ? cli[BOOT_SECTION] : undefined;
   if (isMap(section) && isMap(section.config)) {
@@ -57,8 +59,8 @@ export function readBootRecord(manifest: Manifest): BootRecord | null {
     );
     return { config, taps, guestHashes, ...(udpBridge === undefined ? {} : { udpBridge }) };
   }
-  if (manifest.processes[0]?.argv[0] !== VKERNEL_PATH) return null;
-  return { config: { vcpus: 1, memoryBytes: 0, guests: [] }, taps: [] };
+  if (image === null && manifest.processes[0]?.argv[0] !== VKERNEL_PATH) return null;
+  return { config: { vcpus: image?.vcpus ?? 1, memoryBytes: image?.memoryBytes ?? 0, guests: [] }, taps: [] };
 }
 
 function isMap(value: unknown): value is Record<string, unknown> {

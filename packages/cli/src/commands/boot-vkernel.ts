@@ -1,13 +1,16 @@
-import type { ImageStore } from "@vkc/checkpoint";
+import type { ImageStore, Manifest } from "@vkc/checkpoint";
 import type { NativeProgram } from "@vkc/host-kernel";
 import {
   createVkernelProgram,
   createVkernelSliceProgram,
   readVkernelView as readView,
+  readVkernelSection,
   VKERNEL_PATH,
   type VkernelConfig,
   VkernelError,
+  type VkernelImageSection,
   type VkernelView,
+  vkernelImageSection,
 } from "@vkc/vkernel";
 import { CliError } from "../errors.ts";
 
@@ -64,4 +67,20 @@ export function vkernelProgram(
 /** The vkernel's own view of a vkernel image (plain data), or null (not a vkernel, or not readable). */
 export async function readVkernelView(images: ImageStore, ref: string): Promise<VkernelView | null> {
   return readView(images, ref);
+}
+
+/** For `createStoreTarget`'s `vkernel` option: a vkernel's freeze is written with kind "vkernel". */
+export const vkernelImageMap = vkernelImageSection;
+
+/**
+ * The validated `vkernel` map of a kind "vkernel" manifest (FORMAT.md §4.1), null for a "process"
+ * image; a malformed map is one line (exit 1).
+ */
+export function vkernelImageOf(manifest: Pick<Manifest, "kind" | "vkernel">): VkernelImageSection | null {
+  try {
+    return readVkernelSection(manifest);
+  } catch (error) {
+    if (!VkernelError.isInstance(error)) throw error;
+    throw new CliError("VKERNEL", error.message.split("\n")[0] ?? "bad vkernel map", { cause: error });
+  }
 }

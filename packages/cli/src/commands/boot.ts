@@ -18,7 +18,7 @@ import {
 } from "./run.ts";
 
 /** `vkc boot`'s own flags, beside the ones it shares with `vkc run`. */
-export interface BootOptions extends Omit<RunOptions, "cpus" | "input"> {
+export interface BootOptions extends Omit<RunOptions, "cpus" | "input" | "net"> {
   /** `--vcpus N`: the vkernel's virtual CPUs (1..64, default 1). */
   vcpus: number;
   /** `--memory SIZE`: memimage bytes (default 64 MiB). */
@@ -98,6 +98,7 @@ export async function boot(guests: readonly GuestSpec[], opts: BootOptions, io: 
       ...(tty === null ? {} : { liveInput: true, winsize: tty.winsize() }),
     });
     const pid = kernel.spawn({ path: VKERNEL_PATH, argv: [VKERNEL_PATH] });
+    if (opts.precopy === true) await target.startPrecopy(kernel, pid);
     const take = signalCheckpoints(target);
     const what = `vkernel (${guests[0]?.elf ?? "no guest"})`;
     if (tty === null) return await runWithCheckpoints(kernel, pid, take, opts, io, what);

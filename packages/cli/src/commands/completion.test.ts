@@ -74,6 +74,27 @@ describe("vkc completion", () => {
     expect(complete(bash, "vkc run --cp")).toEqual(["--cpus"]);
   });
 
+  test("bash: every flag of every command completes (run --net, restore --lazy, boot --tap …)", async () => {
+    const bash = await script("bash");
+    // Each case in the script lists a command path's flags: every --help flag must be there.
+    const cases = new Map(
+      [...bash.matchAll(/^ {4}"([^"]*)"\) subs="[^"]*"; flags="([^"]*)"/gm)].map((m) => [
+        m[1],
+        m[2]?.split(" "),
+      ]),
+    );
+    for (const path of ["run", "boot", "restore", "images ls", "images show", "images copy"]) {
+      const io = captureIO();
+      expect(await main([...path.split(" "), "--help"], io)).toBe(0);
+      const helpFlags = [...io.stdout().matchAll(/^ {2}(?:-\w, )?(--[a-z0-9-]+)/gm)].map((m) => m[1]);
+      expect(helpFlags.length, path).toBeGreaterThan(0);
+      expect(cases.get(path), path).toEqual(expect.arrayContaining(helpFlags));
+    }
+    expect(complete(bash, "vkc run --ne")).toEqual(["--net"]);
+    expect(complete(bash, "vkc run --ud")).toEqual(["--udp-bridge"]);
+    expect(complete(bash, "vkc restore --la")).toEqual(["--lazy"]);
+  });
+
   test("zsh: the script declares #compdef vkc and the same completion function", async () => {
     const zsh = await script("zsh");
     expect(zsh.startsWith("#compdef vkc\n")).toBe(true);

@@ -272,6 +272,39 @@ describe("HTML pages in headless Chromium", () => {
     await page.close();
   }, 60_000);
 
+  test("a process-tree image (forkdemo): the page nests each child under its parent, as --json has them", async () => {
+    const treeStore = `file:${join(dir, "tree-store")}`;
+    const common = ["--json", "--cpus", "2", "--seed", "5", "--console", join(dir, "fork.txt")];
+    const whole = await vkc("run", ...common, `${GUEST}/forkdemo.elf`, "3");
+    expect(whole.status, whole.stderr).toBe(0);
+    const at = Math.floor(Number(json(whole.stdout).find((e) => e.event === "exit")?.instructions) / 2);
+    const ckpt = ["--store", treeStore, "--checkpoint-at", String(at), "--exit-after-checkpoint"];
+    const first = await vkc("run", ...common, ...ckpt, `${GUEST}/forkdemo.elf`, "3");
+    expect(first.status, first.stderr).toBe(0);
+    const file = join(dir, "tree.html");
+    const shown = await vkc("images", "show", "latest", "--store", treeStore, "--html", file, "--json");
+    expect(shown.status).toBe(0);
+    const summary = json(shown.stdout)[0]?.summary as {
+      processes: { pid: number; ppid: number; threads: unknown[] }[];
+    };
+    const pids = new Set(summary.processes.map((p) => p.pid));
+    const children = summary.processes.filter((p) => pids.has(p.ppid) && p.ppid !== p.pid);
+    expect(children.length).toBeGreaterThan(0);
+    const { page, errors, requests } = await open(file);
+    const tree = "ul.tree";
+    expect(await page.$$eval(`${tree} li`, (els: AttrElement[]) => els.length)).toBe(
+      summary.processes.length,
+    );
+    for (const c of children) {
+      const nested = `${tree} li:has(> a[href="#proc-${c.ppid}"]) > ul > li > a[href="#proc-${c.pid}"]`;
+      expect(await page.$$eval(nested, (els: AttrElement[]) => els.length), `pid ${c.pid}`).toBe(1);
+      expect(await num(page, `section.process[data-pid="${c.pid}"]`, "threads")).toBe(c.threads.length);
+    }
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([]);
+    await page.close();
+  }, 60_000);
+
   test("an HTML file that cannot be written is one line saying what to do", async () => {
     const r = await vkc(
       "images",

@@ -305,7 +305,7 @@ describe("vkc images copy, rm, tag", () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(
       new RegExp(
-        `^copied 2 images \\[${ids.base.slice(0, 12)}, ${ids.child.slice(0, 12)}\\], 2 packs \\(1 skipped\\), 0 blobs, \\d+ KiB to ${target}\\n$`,
+        `^copied 2 images \\[${ids.base.slice(0, 12)}, ${ids.child.slice(0, 12)}\\], 2 packs \\(1 skipped\\), 0 blobs, \\d+ KiB to ${target} \\(tagged latest\\)\\n$`,
       ),
     );
     const again = await vkc("images", "copy", "latest", "--json", "--to", target, "--store", url);
@@ -329,8 +329,13 @@ describe("vkc images copy, rm, tag", () => {
       url,
     );
     expect(jsonLines(other.stdout)[0]).toMatchObject({ images: [ids.other], packsCopied: 1 });
+    expect(jsonLines(other.stdout)[0]?.tag).toBeUndefined(); // an id names no ref
     const verify = await vkc("images", "verify", "--store", target);
     expect(verify.stdout).toMatch(/^ok: 3 images/);
+    // The ref named as IMAGE came along: `restore latest --store TARGET` finds the copy.
+    const listed = jsonLines((await vkc("images", "ls", "--json", "--store", target)).stdout);
+    expect(listed.find((e) => e.id === ids.child)?.refs).toEqual(["latest"]);
+    expect(listed.find((e) => e.id === ids.other)?.refs).toEqual([]);
   });
 
   test("copy needs --to, and a bad target URL is one line", async () => {

@@ -179,12 +179,16 @@ Examples:
     .argument("<image>", "image id, unique id prefix or ref name")
     .requiredOption("--to <url>", "the target store")
     .option("--no-parents", "copy only the image, not its ancestors")
-    .option("--tag <name>", "point ref NAME in the target store at the image (refs are not copied)")
+    .option(
+      "--tag <name>",
+      "point ref NAME in the target store at the image (default: IMAGE, when it is a ref name)",
+    )
     .addHelpText(
       "after",
       `
 Examples:
-  $ vkc images copy latest --to s3://vkc/backup --tag latest
+  $ vkc images copy latest --to s3mock:/tmp/vkc-s3     the target's ref latest points at it too
+  $ vkc images copy latest --to s3://vkc/backup --tag nightly
   $ vkc images copy 3f2a --store file:./images --to s3mock:./s3data --json`,
     )
     .action(async (image: string, opts: ImagesCopyOptions) => {

@@ -11,6 +11,7 @@ import { type BootNetwork, openBootNetwork } from "./boot-network.ts";
 import { type BootRecord, bootSection, readBootRecord } from "./boot-record.ts";
 import { VKERNEL_PATH, vkernelProgram } from "./boot-vkernel.ts";
 import {
+  announceUplink,
   type CheckpointEvery,
   CLI_EXTENSION,
   interactiveConsole,
@@ -19,6 +20,7 @@ import {
   runWithCheckpoints,
   targetCheckpoints,
 } from "./run.ts";
+import { openRunNetwork, readRunNetwork, runNetworkSection } from "./run-network.ts";
 
 export interface RestoreOptions {
   store?: string;
@@ -61,16 +63,23 @@ export async function restore(image: string, opts: RestoreOptions, io: CliIO): P
     // A vkernel image: its program, its guests' ELFs and its host network come back too.
     const boot = readBootRecord(manifest);
     const vkernel = boot === null ? null : await vkernelHost(boot, hostPaths(manifest), files);
+    // A `vkc run --net` image: the same interfaces (names, order, bridges, addresses) and uplink.
+    const runNet = boot === null ? readRunNetwork(manifest.extensions?.[CLI_EXTENSION]) : null;
     const target = new LazyStoreTarget(
       { ...opts, store: url },
       tty?.io ?? io,
       hostPaths(manifest),
       tty,
-      boot === null ? {} : bootSection(boot),
+      boot === null ? runNetworkSection(runNet?.interfaces ?? [], runNet?.udpBridge) : bootSection(boot),
     );
     // The console is opened once the thaw has worked: a refused image leaves no file behind.
     let sink: ConsoleOutput | null = null;
+    let hostNet: BootNetwork | null = vkernel?.network ?? null;
     try {
+      if (runNet !== null && runNet.interfaces.length > 0) {
+        hostNet = await openRunNetwork(runNet.interfaces, runNet.udpBridge);
+        announceUplink(hostNet, runNet.interfaces, io);
+      }
       // Reading the pages is the long part: show it (bytes read of the image's resident bytes).
       const total = manifest.objects.reduce((n, o) => n + o.pages.indexes.length * PAGE_SIZE, 0);
       const read = images.stats.bytesGot;
@@ -84,14 +93,15 @@ export async function restore(image: string, opts: RestoreOptions, io: CliIO): P
           retval: 1,
           ...(opts.lazy === true ? { lazy: true } : {}),
           ...(vkernel === null ? {} : vkernel.options),
+          ...(vkernel !== null || hostNet?.network === undefined ? {} : { network: hostNet.network }),
           ...(tty === null ? {} : { liveInput: true }),
         }),
       );
       sink = tty?.output ?? openConsole(io, opts.console);
       const take = vkernel === null ? targetCheckpoints(target) : signalCheckpoints(target);
-      return { ...thawed, output: sink, target, take, vkernel, network: vkernel?.network ?? null };
+      return { ...thawed, output: sink, target, take, vkernel, network: hostNet };
     } catch (error) {
-      await vkernel?.network.close();
+      await hostNet?.close();
       throw cannotRestore(image, error);
     }
   });

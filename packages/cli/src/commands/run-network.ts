@@ -1,16 +1,9 @@
 import { BridgeRegistry, type KernelOptions, UdpUplink, UdpUplinkError } from "@vkc/host-kernel";
-import { InvalidArgumentError } from "commander";
 import { CliError, UsageError } from "../errors.ts";
 import { type UdpBridgeSpec, uplinkAddresses } from "./boot-options.ts";
+import type { NetSpec } from "./net-options.ts";
 
-/** One `--net BRIDGE:ADDR/PREFIX` of `vkc run`: kernel-wide interface ethN on host bridge BRIDGE. */
-export interface NetSpec {
-  /** `eth0`, `eth1`, … in the order the flags were given. */
-  readonly name: string;
-  readonly bridge: string;
-  readonly address: string;
-  readonly prefixLength: number;
-}
+export type { NetSpec } from "./net-options.ts";
 
 /** Key, inside the image's `vkcCli` section, of the network `vkc run` gave the kernel. */
 export const NET_SECTION = "network";
@@ -21,25 +14,12 @@ export interface RunNetworkRecord {
   readonly udpBridge?: UdpBridgeSpec;
 }
 
-/** Commander value parser for a repeatable `--net BRIDGE:ADDR/PREFIX` (`br0:10.0.0.1/24`). */
-export function netOption(value: string, previous: NetSpec[] = []): NetSpec[] {
-  const m = /^([a-z][a-z0-9_-]{0,14}):([0-9]{1,3}(?:\.[0-9]{1,3}){3})(?:\/([0-9]{1,2}))?$/.exec(value.trim());
-  const address = m?.[2] ?? "";
-  const prefixLength = m?.[3] === undefined ? 24 : Number(m[3]);
-  if (m === null || address.split(".").some((o) => Number(o) > 255) || prefixLength < 1 || prefixLength > 30) {
-    throw new InvalidArgumentError(
-      `--net takes BRIDGE:ADDR/PREFIX with an IPv4 address and a /1../30 prefix (br0:10.0.0.1/24), not '${value}'`,
-    );
-  }
-  if (previous.some((n) => n.address === address))
-    throw new InvalidArgumentError(`--net address ${address} is given twice`);
-  return [...previous, { name: `eth${previous.length}`, bridge: m[1] as string, address, prefixLength }];
-}
-
 /** `--udp-bridge` needs a first `--net` to forward to: a usage error otherwise. */
 export function checkRunNetwork(nets: readonly NetSpec[], udpBridge: UdpBridgeSpec | undefined): void {
   if (udpBridge !== undefined && nets.length === 0)
-    throw new UsageError("--udp-bridge needs a --net BRIDGE:ADDR/PREFIX to forward to (--net br0:10.0.0.1/24)");
+    throw new UsageError(
+      "--udp-bridge needs a --net BRIDGE:ADDR/PREFIX to forward to (--net br0:10.0.0.1/24)",
+    );
 }
 
 /** The host network of a `vkc run` kernel: its `network` option and the uplink, if any. */
@@ -112,7 +92,9 @@ export function readRunNetwork(section: unknown): RunNetworkRecord {
   }));
   const u = net.udpBridge;
   const udpBridge =
-    isMap(u) && typeof u.host === "string" && typeof u.port === "number" ? { host: u.host, port: u.port } : undefined;
+    isMap(u) && typeof u.host === "string" && typeof u.port === "number"
+      ? { host: u.host, port: u.port }
+      : undefined;
   return { interfaces, ...(udpBridge === undefined ? {} : { udpBridge }) };
 }
 

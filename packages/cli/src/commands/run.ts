@@ -7,15 +7,28 @@ import {
   createKernel,
   createStoreTarget,
   type Kernel,
+  type PrecopySession,
   type RunResult,
+  type StoreTarget,
 } from "@vkc/host-kernel";
 import { InteractiveConsole } from "../console/console-session.ts";
 import { isInteractive } from "../console/console-terminal.ts";
 import { CliError } from "../errors.ts";
 import type { CliIO } from "../main.ts";
 import { jsonEvent, openConsole } from "../output.ts";
+import type { MeterOptions } from "../progress/progress-meter.ts";
+import { meterWrite } from "../progress/write-meter.ts";
 import { openStore } from "../stores/store-registry.ts";
 import { signKey, storeUrl } from "../stores/store-session.ts";
+import type { UdpBridgeSpec } from "./boot-options.ts";
+import { vkernelImageMap } from "./boot-vkernel.ts";
+import {
+  checkRunNetwork,
+  type NetSpec,
+  openRunNetwork,
+  type RunNetwork,
+  runNetworkSection,
+} from "./run-network.ts";
 
 export interface RunOptions {
   cpus: number;
@@ -36,6 +49,12 @@ export interface RunOptions {
   keep?: number;
   /** `--embed`: store the executable's bytes with the image. */
   embed?: boolean;
+  /** `--precopy`: copy memory while the guest runs, so a checkpoint stops it only for what it dirtied since. */
+  precopy?: boolean;
+  /** `--net BRIDGE:ADDR/PREFIX`, repeatable: kernel-wide interfaces eth0, eth1, … on host bridges. */
+  net?: NetSpec[];
+  /** `--udp-bridge HOST:PORT`: real UDP datagrams on HOST:PORT reach the first `--net` address. */
+  udpBridge?: UdpBridgeSpec;
 }
 
 /** A `--checkpoint-every` period: virtual nanoseconds or retired instructions (both deterministic). */
@@ -75,31 +94,54 @@ export async function run(
   opts: RunOptions,
   io: CliIO,
 ): Promise<number> {
+  const nets = opts.net ?? [];
+  checkRunNetwork(nets, opts.udpBridge);
   const elf = await readHostFile(elfPath, "ELF file");
   const input =
     opts.input === undefined ? undefined : (await readHostFile(opts.input, "input script")).toString();
   const tty = interactiveConsole(opts, io);
   const output = tty?.output ?? openConsole(io, opts.console);
   const guestPath = `/bin/${basename(elfPath)}`;
-  const target = new LazyStoreTarget(opts, tty?.io ?? io, { [guestPath]: resolve(elfPath) }, tty);
-  const kernel = createKernel({
-    cpus: opts.cpus,
-    seed: opts.seed,
-    console: output,
-    ...(input === undefined ? {} : { input }),
-    ...(tty === null ? {} : { liveInput: true, winsize: tty.winsize() }),
-    files: { [guestPath]: elf },
-    checkpointTarget: target,
-  });
-  const pid = kernel.spawn({ path: guestPath, elf, argv: [guestPath, ...args] });
+  const target = new LazyStoreTarget(
+    opts,
+    tty?.io ?? io,
+    { [guestPath]: resolve(elfPath) },
+    tty,
+    runNetworkSection(nets, opts.udpBridge),
+  );
+  let network: RunNetwork | null = null;
   try {
+    network = await openRunNetwork(nets, opts.udpBridge);
+    announceUplink(network, nets, io);
+    const kernel = createKernel({
+      cpus: opts.cpus,
+      seed: opts.seed,
+      console: output,
+      ...(input === undefined ? {} : { input }),
+      ...(tty === null ? {} : { liveInput: true, winsize: tty.winsize() }),
+      ...(network.network === undefined ? {} : { network: network.network }),
+      files: { [guestPath]: elf },
+      checkpointTarget: target,
+    });
+    const pid = kernel.spawn({ path: guestPath, elf, argv: [guestPath, ...args] });
+    if (opts.precopy === true) await target.startPrecopy(kernel, pid);
     const take = targetCheckpoints(target);
     if (tty === null) return await runWithCheckpoints(kernel, pid, take, opts, io, elfPath);
     return await tty.drive(kernel, () => runWithCheckpoints(kernel, pid, take, opts, tty.io, elfPath));
   } finally {
     await output.close();
     await target.close();
+    await network?.close();
   }
+}
+
+/** One stderr line saying where real UDP clients reach the guest (`--udp-bridge`). */
+export function announceUplink(network: RunNetwork, nets: readonly NetSpec[], io: CliIO): void {
+  const first = nets[0];
+  if (network.uplink === null || first === undefined) return;
+  io.err(
+    `vkc: UDP bridge on ${network.uplink.address}:${network.uplink.port} → ${first.name} ${first.address}/${first.prefixLength}\n`,
+  );
 }
 
 /**
@@ -206,13 +248,18 @@ function reportCheckpointErrors(kernel: Kernel, io: CliIO): void {
  */
 export class LazyStoreTarget implements CheckpointTarget {
   private blobs: BlobStore | null = null;
-  private inner: CheckpointTarget | null = null;
+  private inner: StoreTarget | null = null;
+  /** `--precopy`: the session the next checkpoint of `precopyPid` uses (renewed after each). */
+  private precopy: PrecopySession | null = null;
+  private precopyPid = 0;
   private images: ImageStore | null = null;
   private url = "";
   /** This run's images, oldest first (for `--keep`). */
   private readonly written: string[] = [];
   /** How many images this target has written. */
   imagesWritten = 0;
+  /** Options of the "write" progress meter (tests give it a terminal). */
+  meter: MeterOptions = {};
 
   /** `notices`: the interactive console, which gets a short line per image instead. */
   constructor(
@@ -229,25 +276,40 @@ export class LazyStoreTarget implements CheckpointTarget {
     pid: number,
     options?: Parameters<CheckpointTarget["checkpoint"]>[2],
   ): Promise<CheckpointWritten> {
-    if (this.inner === null) {
-      const ctx = { env: process.env, cwd: process.cwd() };
-      this.url = storeUrl(this.opts, ctx);
-      this.blobs = await openStore(this.url, ctx);
-      const key = signKey({}, ctx);
-      this.images = createImageStore(this.blobs, key === undefined ? {} : { signKey: key });
-      const extensions: CborMap = {
-        [CLI_EXTENSION]: { hostExecutables: { ...this.hostPaths }, ...this.cliSection },
-      };
-      this.inner = createStoreTarget(this.images, {
-        embed: this.opts.embed === true,
-        extensions,
-        onWritten: (w) => this.report(w),
-      });
+    const inner = this.inner ?? (await this.open());
+    const write = () => inner.checkpoint(kernel, pid, options);
+    const written = await meterWrite(this.io, this.images, this.notices !== null, write, this.meter);
+    if (this.precopy !== null && pid === this.precopyPid) {
+      this.precopy = kernel.procs.get(pid)?.state === "alive" ? inner.startPrecopy(kernel, pid) : null;
     }
-    const written = await this.inner.checkpoint(kernel, pid, options);
     this.imagesWritten++;
     await this.prune(written.id);
     return written;
+  }
+
+  /** `--precopy`: open the store now and start pre-copying `pid` (CHECKPOINT.md "Pre-copy"). */
+  async startPrecopy(kernel: Kernel, pid: number): Promise<void> {
+    const inner = this.inner ?? (await this.open());
+    this.precopy = inner.startPrecopy(kernel, pid);
+    this.precopyPid = pid;
+  }
+
+  private async open(): Promise<StoreTarget> {
+    const ctx = { env: process.env, cwd: process.cwd() };
+    this.url = storeUrl(this.opts, ctx);
+    this.blobs = await openStore(this.url, ctx);
+    const key = signKey({}, ctx);
+    this.images = createImageStore(this.blobs, key === undefined ? {} : { signKey: key });
+    const extensions: CborMap = {
+      [CLI_EXTENSION]: { hostExecutables: { ...this.hostPaths }, ...this.cliSection },
+    };
+    this.inner = createStoreTarget(this.images, {
+      embed: this.opts.embed === true,
+      extensions,
+      vkernel: vkernelImageMap,
+      onWritten: (w) => this.report(w),
+    });
+    return this.inner;
   }
 
   /**
@@ -282,6 +344,8 @@ export class LazyStoreTarget implements CheckpointTarget {
         cause: w.cause,
         pagesWritten: w.stats.pagesWritten,
         bytesWritten: w.stats.bytesWritten,
+        ...(w.pauseMs === undefined ? {} : { pauseMs: Math.round(w.pauseMs * 1000) / 1000 }),
+        ...(w.precopy === undefined ? {} : { precopyRounds: w.precopy.rounds }),
       });
     } else if (this.notices !== null) {
       this.notices.notice(`vkc: checkpoint ${w.id.slice(0, 12)} written to ${this.url}`);
@@ -294,6 +358,7 @@ export class LazyStoreTarget implements CheckpointTarget {
   }
 
   async close(): Promise<void> {
+    await this.precopy?.close().catch(() => undefined);
     await this.blobs?.close?.();
   }
 }

@@ -176,4 +176,14 @@ describe("vkc run on a terminal (tmux)", () => {
     process.kill(pid, "SIGTERM");
     await waitFor(pane, /EXIT=143\s+MODE=same/);
   }, 90_000);
+
+  test("vkc boot: SIGINT sent to vkc restores the terminal and exits 130", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vkc-console-"));
+    const pane = openPane(dir);
+    runVkc(pane, dir, `boot -- ${GUEST}/ttyraw.elf`);
+    await waitFor(pane, /ttyraw: raw mode on/);
+    const pid = Number(readFileSync(join(dir, "pid"), "utf8").trim());
+    process.kill(pid, "SIGINT");
+    await waitFor(pane, /EXIT=130\s+MODE=same/);
+  }, 90_000);
 });

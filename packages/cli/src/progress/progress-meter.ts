@@ -79,16 +79,20 @@ export async function withMeter<T>(
   const now = options.now ?? (() => performance.now());
   const started = now();
   const tty = progressEnabled(options.stderr ?? process.stderr, options.env ?? process.env);
+  const err = io.err;
   const draw = tty
-    ? () => io.err(`\r\x1b[K${progressText(label, sample(), now() - started)}`)
-    : () => io.err(`vkc: ${progressText(label, sample(), now() - started, false)}\n`);
+    ? () => err(`\r\x1b[K${progressText(label, sample(), now() - started)}`)
+    : () => err(`vkc: ${progressText(label, sample(), now() - started, false)}\n`);
   if (tty) draw();
   const timer = setInterval(draw, tty ? (options.intervalMs ?? 200) : (options.plainIntervalMs ?? 15_000));
   timer.unref();
+  // A message the work prints meanwhile (a checkpoint's line) replaces the bar, not joins it.
+  if (tty) io.err = (text) => err(`\r\x1b[K${text}`);
   try {
     return await work();
   } finally {
     clearInterval(timer);
-    if (tty) io.err("\r\x1b[K");
+    io.err = err;
+    if (tty) err("\r\x1b[K");
   }
 }

@@ -37,7 +37,14 @@ function whole(program: number, cpus: number, seed: number): Promise<{ out: stri
 }
 
 /** Run to `t1`, pre-copy until converged, run on to `t2` (pages dirtied after capture), checkpoint. */
-async function precopied(name: string, args: readonly string[], cpus: number, seed: number, t1: number, t2: number) {
+async function precopied(
+  name: string,
+  args: readonly string[],
+  cpus: number,
+  seed: number,
+  t1: number,
+  t2: number,
+) {
   const images = memoryImages();
   const target = createStoreTarget(images, { precopy: { batchPages: 64, followMs: 1 } });
   const g = startGuest(name, args, { cpus, seed, checkpointTarget: target });
@@ -102,9 +109,13 @@ describe("pre-copy checkpoints", () => {
           if (pre === undefined) return;
           const { images, target, g, written } = pre;
 
-          const thawed = await thawGuest(images, written.id, name, { checkpointTarget: createStoreTarget(images) }, [
-            ...g.chunks,
-          ]);
+          const thawed = await thawGuest(
+            images,
+            written.id,
+            name,
+            { checkpointTarget: createStoreTarget(images) },
+            [...g.chunks],
+          );
           const r1 = await runToEnd(thawed.kernel);
           expect(text(thawed.chunks)).toBe(w.out);
           expect([r1.instructions, r1.digest]).toEqual([w.result.instructions, w.result.digest]);

@@ -80,7 +80,8 @@ export function startPrecopy(
   options: PrecopyOptions = {},
 ): PrecopySession {
   const proc = kernel.procs.get(pid);
-  if (proc === undefined || proc.state !== "alive") throw new FreezeError(`process ${pid}`, "no such live process");
+  if (proc === undefined || proc.state !== "alive")
+    throw new FreezeError(`process ${pid}`, "no such live process");
   const opts = { ...DEFAULTS, ...options };
   const stage = createPageStage(images);
   const roundPages: number[] = [];
@@ -149,7 +150,11 @@ export function startPrecopy(
       }
       if (stopped) break;
       roundPages.push(captured);
-      if (!converged && round > 0 && (captured <= opts.threshold || captured >= previous || round + 1 >= opts.maxRounds))
+      if (
+        !converged &&
+        round > 0 &&
+        (captured <= opts.threshold || captured >= previous || round + 1 >= opts.maxRounds)
+      )
         markConverged();
       previous = captured;
       if (converged && opts.followMs === 0) break;
@@ -175,7 +180,13 @@ export function startPrecopy(
     converged: convergedPromise,
     stats: () => {
       const s = stage.stats();
-      return { rounds: roundPages.length, roundPages: [...roundPages], pagesStaged: s.pagesStaged, bytesWritten: s.bytesWritten, converged };
+      return {
+        rounds: roundPages.length,
+        roundPages: [...roundPages],
+        pagesStaged: s.pagesStaged,
+        bytesWritten: s.bytesWritten,
+        converged,
+      };
     },
     stop,
     settled: async () => {

@@ -2,7 +2,7 @@ import type { CborMap } from "@vkc/checkpoint";
 import { describe, expect, it } from "vitest";
 import type { Kernel } from "../kernel.ts";
 import { createStoreTarget } from "./ckpt-target.ts";
-import { memoryImages, startGuest } from "./ckpt-test-support.ts";
+import { memoryImages, startGuest, thawGuest } from "./ckpt-test-support.ts";
 
 describe("createStoreTarget extensions", () => {
   it("a function of (kernel, pid) is evaluated at each checkpoint and lands in the manifest", async () => {
@@ -40,5 +40,21 @@ describe("createStoreTarget extensions", () => {
       g.kernel.initPid,
     );
     expect((await images.readManifest(w.id)).extensions?.cli).toEqual({ exe: "/host/hello.elf" });
+  });
+
+  it("a vkernel map makes the image kind vkernel, and it still thaws", async () => {
+    const images = memoryImages();
+    const g = startGuest("hello", ["x"], {});
+    await g.kernel.run({ stopAt: 1_000 });
+    const map: CborMap = { version: 1, vcpus: 1 };
+    const target = createStoreTarget(images, {
+      vkernel: (_k, pid) => (pid === g.kernel.initPid ? map : undefined),
+    });
+    const w = await target.checkpoint(g.kernel, g.kernel.initPid);
+    const manifest = await images.readManifest(w.id);
+    expect(manifest.kind).toBe("vkernel");
+    expect(manifest.vkernel).toEqual(map);
+    const thawed = await thawGuest(images, w.id, "hello");
+    expect(thawed.kernel.procs.get(thawed.kernel.initPid)?.state).toBe("alive");
   });
 });

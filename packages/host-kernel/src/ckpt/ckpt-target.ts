@@ -1,8 +1,8 @@
 import type { CborMap, ImageStore } from "@vkc/checkpoint";
 import type { Kernel } from "../kernel.ts";
 import { FreezeError } from "./ckpt-errors.ts";
-import type { CheckpointCause, CheckpointTarget, CheckpointWritten } from "./ckpt-types.ts";
 import { type PrecopyOptions, type PrecopySession, startPrecopy } from "./ckpt-precopy.ts";
+import type { CheckpointCause, CheckpointTarget, CheckpointWritten } from "./ckpt-types.ts";
 import { freezeProcess, type SavedPages } from "./freeze.ts";
 
 export interface StoreTargetOptions {
@@ -20,6 +20,12 @@ export interface StoreTargetOptions {
   readonly onWritten?: (written: CheckpointWritten) => void;
   /** How `startPrecopy` sessions of this target iterate (CHECKPOINT.md "Pre-copy"). */
   readonly precopy?: PrecopyOptions;
+  /**
+   * A vkernel's summary map for the image of `pid`, or undefined for a plain process (evaluated at
+   * each checkpoint, between slices; @vkc/vkernel's `vkernelImageSection`): a map makes the image
+   * kind `"vkernel"` (FORMAT.md §4.1).
+   */
+  readonly vkernel?: (kernel: Kernel, pid: number) => CborMap | undefined;
 }
 
 /** A store target; `startPrecopy` begins a live pre-copy its next checkpoint of `pid` uses. */
@@ -80,7 +86,9 @@ export function createStoreTarget(images: ImageStore, options: StoreTargetOption
     const base = session?.stage.base();
     const extensions =
       typeof options.extensions === "function" ? options.extensions(kernel, pid) : options.extensions;
+    const vkernel = options.vkernel?.(kernel, pid);
     const frozen = freezeProcess(kernel, pid, {
+      ...(vkernel !== undefined ? { vkernel } : {}),
       ...(previous !== undefined ? { parent: previous } : {}),
       callerTid: opts.callerTid ?? null,
       ...(embedded !== undefined ? { embedded } : {}),

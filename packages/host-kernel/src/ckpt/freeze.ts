@@ -51,6 +51,8 @@ export interface FreezeOptions {
    * parent is recorded; ignored when `parent` is given.
    */
   readonly precopied?: ReadonlyMap<number, ReadonlySet<number>>;
+  /** A vkernel's summary map (FORMAT.md §4.1): the image is written with kind `"vkernel"`. */
+  readonly vkernel?: CborMap;
 }
 
 export interface FrozenProcess {
@@ -113,7 +115,9 @@ export function freezeProcess(kernel: Kernel, pid: number, options: FreezeOption
     return parentSaved?.has(o.id) === true ? { ...base, inheritFromParent: true } : base;
   });
   const draft: ManifestDraft = {
-    kind: "process",
+    ...(options.vkernel !== undefined
+      ? { kind: "vkernel" as const, vkernel: options.vkernel }
+      : { kind: "process" as const }),
     ...(options.parent !== undefined ? { parent: options.parent.id } : {}),
     ...(options.note !== undefined
       ? { created: { time: new Date().toISOString(), tool: "vkc", note: options.note } }

@@ -168,7 +168,9 @@ function validate(id: string, manifest: Manifest, network: boolean): Plan {
   const bad = (problem: string): never => {
     throw new ThawInvalidImageError(id, problem);
   };
-  if (manifest.kind !== "process") bad(`it is a ${manifest.kind} image, not a process image`);
+  // A "vkernel" image is the process image of a vkernel plus its `vkernel` map (FORMAT.md §4.1).
+  if (manifest.kind !== "process" && manifest.kind !== "vkernel")
+    bad(`it is a ${String(manifest.kind)} image, not a process image`);
   if (manifest.processes.length !== 1) bad(`it holds ${manifest.processes.length} processes, expected 1`);
   const proc = manifest.processes[0] as ProcessImage;
   if (manifest.prng.algorithm !== PRNG_ALGORITHM || manifest.prng.state.length !== 1)

@@ -88,6 +88,18 @@ export class ReservationSet {
     if (this.byHart.delete(hart)) this.count--;
   }
 
+  /**
+   * Move `from`'s reservation (if any) to `to`, replacing `to`'s: a vmspace_ctl guest context
+   * parks its reservation under a key of its own between runs (stores still break it).
+   */
+  move(from: object, to: object): void {
+    const held = this.byHart.get(from);
+    this.clear(to);
+    if (held === undefined) return;
+    this.byHart.delete(from);
+    this.byHart.set(to, held);
+  }
+
   clearAll(): void {
     this.byHart.clear();
     this.count = 0;

@@ -30,6 +30,7 @@ import {
   loadGuestFrame,
   storeGuestFrame,
   VMFRAME_SAME_CONTEXT,
+  VMFRAME_TAGGED,
 } from "../vm/vmspace-guest-frame.ts";
 import { runGuest } from "../vm/vmspace-guest-run.ts";
 import { EEXIST, EFAULT, EINVAL, ENOENT, ENOMEM } from "./errno.ts";
@@ -176,7 +177,14 @@ export function sys_vmspace_ctl(k: Kernel, lwp: Lwp, a: SyscallArgs): SyscallRes
     frame.offset + FRAME_FLAGS,
     true,
   );
-  if ((flags & VMFRAME_SAME_CONTEXT) === 0) hart.mem.reservations.clear(hart);
+  const tagKey = (flags & VMFRAME_TAGGED) !== 0 ? contextKey(vm, flags >>> 8) : null;
+  if (tagKey !== null) {
+    if ((flags & VMFRAME_SAME_CONTEXT) !== 0) hart.mem.reservations.move(tagKey, hart);
+    else {
+      hart.mem.reservations.clear(tagKey);
+      hart.mem.reservations.clear(hart);
+    }
+  } else if ((flags & VMFRAME_SAME_CONTEXT) === 0) hart.mem.reservations.clear(hart);
   const cpu = k.sched.cpus[lwp.cpu];
   const slice = cpu === undefined ? 0 : k.sched.quantum - cpu.used;
   // Frame word 148 (H3): the caller's own budget, 0 = the rest of the slice.
@@ -188,6 +196,7 @@ export function sys_vmspace_ctl(k: Kernel, lwp: Lwp, a: SyscallArgs): SyscallRes
   const { trap, retired } = runGuest(hart, budget);
   if (cpu !== undefined) cpu.used += retired;
   k.instructions += retired;
+  if (tagKey !== null) hart.mem.reservations.move(hart, tagKey);
   storeGuestFrame(hart, trap, frame.bytes, frame.offset);
   // Frame word 152 (H3): instructions the guest retired in this run.
   new DataView(frame.bytes.buffer, frame.bytes.byteOffset).setUint32(
@@ -200,4 +209,21 @@ export function sys_vmspace_ctl(k: Kernel, lwp: Lwp, a: SyscallArgs): SyscallRes
   // Like a hart that used up its slice: the caller goes to the tail of its CPU's queue.
   if (cpu !== undefined && cpu.used >= k.sched.quantum) k.preempt(lwp);
   return trap.cause;
+}
+
+/** Per guest vmspace, the key each VMFRAME_TAGGED context parks its LR reservation under. */
+const contextKeys = new WeakMap<VmSpace, Map<number, object>>();
+
+function contextKey(vm: VmSpace, tag: number): object {
+  let keys = contextKeys.get(vm);
+  if (keys === undefined) {
+    keys = new Map();
+    contextKeys.set(vm, keys);
+  }
+  let key = keys.get(tag);
+  if (key === undefined) {
+    key = { tag };
+    keys.set(tag, key);
+  }
+  return key;
 }

@@ -15,7 +15,7 @@ import type { HartContext } from "../cpu/cpu-types.ts";
  * | 144 | si_code (SEGV_MAPERR, SEGV_ACCERR, BUS_ADRERR, BUS_ADRALN, ILL_ILLOPC, TRAP_BRKPT; else 0) |
  * | 148 | in: budget, at most this many guest instructions (0 = the rest of the slice); written as 0 |
  * | 152 | out: instructions the guest retired in this run |
- * | 156 | in: flags, bit 0 VMFRAME_SAME_CONTEXT (keep the LR reservation); written as 0 |
+ * | 156 | in: flags, bit 0 VMFRAME_SAME_CONTEXT (keep the LR reservation), bit 1 VMFRAME_TAGGED with a context tag in bits 8..31 (the reservation is the tag's, on any hart); written as 0 |
  */
 export const GUEST_FRAME_SIZE = 160;
 export const FRAME_PC = 128;
@@ -31,6 +31,13 @@ export const FRAME_RETIRED = 152;
 export const FRAME_FLAGS = 156;
 /** The run continues the same guest context as this LWP's last run: keep its LR reservation. */
 export const VMFRAME_SAME_CONTEXT = 1;
+/**
+ * The run is of guest context `flags >>> 8` (the caller's thread id, 1..0xFFFFFF): its LR
+ * reservation is parked under that tag between runs, whichever of the caller's LWPs runs it next
+ * (stores by any hart still break it). With VMFRAME_SAME_CONTEXT the parked one is taken up, else
+ * dropped (a new context, or one whose registers were reloaded).
+ */
+export const VMFRAME_TAGGED = 2;
 
 /** How a guest run ended (the frame's trailer). */
 export interface GuestTrap {

@@ -14,6 +14,7 @@ import {
   NetPeer,
   thawProcess,
 } from "@vkc/host-kernel";
+import { vkernelImageSection } from "../ckpt/image-section.ts";
 import { VKERNEL_PATH, type VkernelConfig } from "../vkernel-config.ts";
 import { createVkernelProgram } from "../vkernel-program.ts";
 import { concat, type TestGuest } from "../vkernel-test-support.ts";
@@ -67,7 +68,9 @@ export function bootNetHost(
     files,
     natives,
     network: { bridges, taps: opts.taps ?? 4 },
-    ...(opts.images !== undefined ? { checkpointTarget: createStoreTarget(opts.images) } : {}),
+    ...(opts.images !== undefined
+      ? { checkpointTarget: createStoreTarget(opts.images, { vkernel: vkernelImageSection }) }
+      : {}),
   });
   const pids = vkernels.map((_, i) => kernel.spawn({ path: pathOf(i), argv: ["vkernel"] }));
   return { kernel, bridges, chunks, pids };
@@ -96,7 +99,7 @@ export async function thawNetVkernel(
   const { kernel } = await thawProcess(images, opts.ref ?? "latest", {
     console: { write: (b) => chunks.push(b.slice()) },
     natives: { [VKERNEL_PATH]: createVkernelProgram() },
-    checkpointTarget: createStoreTarget(images),
+    checkpointTarget: createStoreTarget(images, { vkernel: vkernelImageSection }),
     network: { bridges, taps: opts.taps ?? 4 },
   });
   return { kernel, chunks };

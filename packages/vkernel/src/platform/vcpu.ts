@@ -24,6 +24,7 @@ import {
   signals,
   syscalls,
   VMFRAME_SAME_CONTEXT,
+  VMFRAME_TAGGED,
   VMSPACE_CTL_RUN,
   VMTRAP_FAULT,
   type VmSpace,
@@ -336,12 +337,13 @@ function enterGuest(
   const slot = vk.cpus[c];
   const fv = new DataView(frame.buffer);
   fv.setUint32(FRAME_BUDGET, Math.max(1, Math.min(hart.budget, 0x7fff_ffff)), true);
-  fv.setUint32(FRAME_FLAGS, slot?.lastTid === tid ? VMFRAME_SAME_CONTEXT : 0, true);
+  // LR reservations are per inner thread (DESIGN.md §3.2): tagged with its tid, the host parks
+  // it between runs on whichever vCPU; dropped when the thread's registers were reloaded.
+  const same = hart.contextReloaded ? 0 : VMFRAME_SAME_CONTEXT;
+  hart.contextReloaded = false;
+  fv.setUint32(FRAME_FLAGS, (VMFRAME_TAGGED | same | ((tid & 0xff_ffff) << 8)) >>> 0, true);
   if (env.vm.copyout(pcpuAddr(c) + PCPU_FRAME, frame) !== 0) return panicAction();
-  if (slot !== undefined) {
-    slot.inGuest = tid;
-    slot.lastTid = tid;
-  }
+  if (slot !== undefined) slot.inGuest = tid;
   set("run");
   return act(syscalls.SYS_vmspace_ctl, pmap.id, VMSPACE_CTL_RUN, pcpuAddr(c) + PCPU_FRAME);
 }

@@ -45,6 +45,11 @@ export class VkHart implements LwpHart {
   pendingTrap: PendingTrap | null = null;
   /** Guest instructions retired by this LWP so far (debugging aid, like a hart's `instret`). */
   instret = 0;
+  /**
+   * True until the next guest run once the registers were (re)loaded (a new LWP, a signal, a
+   * sigreturn): that run drops the LR reservation, as `Hart.setContext` does on the host.
+   */
+  contextReloaded = true;
 
   constructor(readonly vm: VmSpace) {}
 
@@ -106,5 +111,6 @@ export class VkHart implements LwpHart {
     this.x[0] = 0;
     this.pc = ctx.pc >>> 0;
     this.pendingTrap = null;
+    this.contextReloaded = true;
   }
 }

@@ -1,0 +1,12 @@
+import { createImageStore, createMemoryStore, createPageStage } from "@vkc/checkpoint";
+const images = createImageStore(createMemoryStore());
+const stage = createPageStage(images);
+const buf = new Uint8Array(8 * 4096).fill(7);
+const t = setTimeout(() => { console.log("hung"); process.exit(1); }, 10000);
+await stage.put([1,1,1,1,1,1,1,1],[0,1,2,3,4,5,6,7], buf, 8);
+console.log("ok", stage.stats());
+const buf2 = new Uint8Array(1024 * 4096); for (let i = 0; i < buf2.length; i += 4096) buf2[i] = i / 4096;
+await stage.put(Array(1024).fill(1), [...Array(1024).keys()], buf2, 1024);
+console.log("ok2", stage.stats());
+clearTimeout(t);
+process.exit(0);

@@ -1,0 +1,16 @@
+import { readFileSync } from "node:fs";
+import { createKernel } from "@vkc/host-kernel";
+import { createVkernelProgram, VKERNEL_PATH, type VkernelConfig } from "./src/index.ts";
+const elf = readFileSync("/work/main/packages/host-kernel/guest/bin/primes.elf");
+const N = process.env.N ?? "1000000";
+const hk = createKernel({ files: { "/bin/prog": elf } });
+hk.spawn({ path: "/bin/prog", elf, argv: ["/bin/prog", N] });
+const hr = await hk.run();
+console.log("host instructions", hr.instructions, "quantum", (hk.sched as unknown as {quantum:number}).quantum);
+const config: VkernelConfig = { vcpus: 1, memoryBytes: 64 << 20, guests: [{ path: "/guest/0", argv: ["primes", N] }] };
+const k = createKernel({ console: { write: () => {} }, files: { "/guest/0": elf }, natives: { [VKERNEL_PATH]: createVkernelProgram(config) } });
+k.spawn({ path: VKERNEL_PATH, argv: [VKERNEL_PATH] });
+const counts = new Map<number, number>();
+const orig = (k as unknown as { syscall: (...a: unknown[]) => unknown }).syscall;
+const r = await k.run();
+console.log("vk host instructions", r.instructions, "exit", r.exitStatus);
