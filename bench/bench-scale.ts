@@ -160,9 +160,10 @@ async function best(procs: number, threads: number, pages: number): Promise<Scal
 }
 
 /**
- * Least squares y = a + b·x (x ascending), with r² and the end ratio: the per-unit cost between the
- * last two points over the per-unit cost between the first two (1 when linear; a quadratic cost
- * over a doubling series gives about the ratio of the x ranges, e.g. 4 over 32..256).
+ * Least squares y = a + b·x (x ascending, > 0), with r² and the end ratio: the per-unit cost y/x
+ * at the largest x over the per-unit cost at the smallest. A linear cost with a fixed part gives
+ * at most 1; a quadratic one over a doubling series about the ratio of the x range (8 over
+ * 32..256). Differences of small noisy timings are not used: they swing with the noise.
  */
 export function fit(
   xs: readonly number[],
@@ -184,8 +185,8 @@ export function fit(
   const slope = sxx === 0 ? 0 : sxy / sxx;
   const intercept = my - slope * mx;
   const r2 = syy === 0 ? 1 : (sxy * sxy) / (sxx * syy);
-  const step = (i: number) => ((ys[i + 1] ?? 0) - (ys[i] ?? 0)) / ((xs[i + 1] ?? 1) - (xs[i] ?? 0) || 1);
-  const endRatio = n < 3 || step(0) === 0 ? 1 : step(n - 2) / step(0);
+  const unit = (i: number) => (ys[i] ?? 0) / (xs[i] || 1);
+  const endRatio = n < 2 || unit(0) === 0 ? 1 : unit(n - 1) / unit(0);
   return { slope, intercept, r2, endRatio };
 }
 
@@ -215,7 +216,7 @@ function sweepRows(
       value: f.slope,
       unit: `${u}/${unit}`,
       ratio: f.endRatio,
-      target: { max: 1.5, description: "per-unit cost between the last two points <= 1.5x the first two's" },
+      target: { max: 1.5, description: "per-unit cost at the largest point <= 1.5x the smallest's" },
       note: `r2 ${f.r2.toFixed(4)}, intercept ${f.intercept.toFixed(1)} ${u}`,
     };
   });

@@ -13,7 +13,13 @@ import {
   unlink,
 } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import type { BlobStore, BlobStoreStreaming, BlobStoreSyncRead } from "@vkc/checkpoint";
+import type {
+  BlobStore,
+  BlobStoreDeferred,
+  BlobStoreStreaming,
+  BlobStoreSyncRead,
+  DeferredPut,
+} from "@vkc/checkpoint";
 import { errnoOf, FileStoreIOError, toStoreError } from "./file-store-errors.ts";
 import { isInside, type KeyPath, keyPath, TEMP_DIR } from "./file-store-layout.ts";
 import { prefixStart, walkKeys } from "./file-store-list.ts";
@@ -30,7 +36,7 @@ export interface FileStoreOptions {
   fsync?: boolean;
 }
 
-export interface FileStore extends BlobStore, BlobStoreStreaming, BlobStoreSyncRead {
+export interface FileStore extends BlobStore, BlobStoreStreaming, BlobStoreSyncRead, BlobStoreDeferred {
   /** The absolute root directory. */
   readonly root: string;
   /**
@@ -45,6 +51,23 @@ export interface FileStore extends BlobStore, BlobStoreStreaming, BlobStoreSyncR
 /** How often a write retries when a concurrent `delete` removed its directory under it. */
 const PUBLISH_ATTEMPTS = 16;
 const WRITE_CHUNK = 1024 * 1024;
+/** Temporary files fsynced, or values renamed, at once by `publishDeferred`. */
+const PUBLISH_LANES = 8;
+
+/** Run `each` over `items`, at most `lanes` at a time; throws the first failure after all settle. */
+async function inLanes<T>(
+  items: readonly T[],
+  lanes: number,
+  each: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await each(items[next++]!);
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.min(lanes, items.length) }, lane));
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
+}
 
 function checkRange(offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0) {
@@ -257,7 +280,14 @@ export function createFileStore(options: FileStoreOptions): FileStore {
    * link to it when `exclusive` (false when the key exists). Retries when a concurrent delete
    * removed a directory on the way.
    */
-  async function publish(operation: string, key: string, at: KeyPath, temp: string, exclusive: boolean) {
+  async function publish(
+    operation: string,
+    key: string,
+    at: KeyPath,
+    temp: string,
+    exclusive: boolean,
+    syncParent = true,
+  ) {
     for (let attempt = 1; ; attempt++) {
       const parent = await checkedDir(operation, key, at.parent, true);
       if (parent === undefined) {
@@ -277,7 +307,7 @@ export function createFileStore(options: FileStoreOptions): FileStore {
         if (errno === "ENOENT" && attempt < PUBLISH_ATTEMPTS) continue;
         throw error;
       }
-      if (fsync) await syncDir(at.parent);
+      if (fsync && syncParent) await syncDir(at.parent);
       return true;
     }
   }
@@ -322,6 +352,125 @@ export function createFileStore(options: FileStoreOptions): FileStore {
         // After rename the temporary name is gone; after link (or a failure) it must go.
         await unlinkQuietly(temp.path);
       }
+    }
+  }
+
+  /** Where each deferred value waits: its temporary file. */
+  const deferredTemps = new WeakMap<DeferredPut, { path: string; at: KeyPath; synced: Promise<void> }>();
+  /** Background fsyncs of deferred values still running (at most `PUBLISH_LANES`). */
+  const backgroundSyncs = new Set<Promise<void>>();
+
+  /**
+   * fsync and close `fh` in the background, so the writer goes on packing while the disk works;
+   * waits first while `PUBLISH_LANES` syncs are running (each holds a file descriptor).
+   */
+  async function syncInBackground(
+    operation: string,
+    key: string,
+    fh: FileHandle,
+  ): Promise<{ synced: Promise<void> }> {
+    while (backgroundSyncs.size >= PUBLISH_LANES) await Promise.race(backgroundSyncs).catch(() => undefined);
+    const synced = (async () => {
+      try {
+        await fh.sync();
+      } catch (error) {
+        throw fail(operation, key, error);
+      } finally {
+        await fh.close().catch(() => undefined);
+      }
+    })();
+    const tracked = synced.catch(() => undefined);
+    backgroundSyncs.add(tracked);
+    void tracked.then(() => backgroundSyncs.delete(tracked));
+    synced.catch(() => undefined); // awaited by publishDeferred or discardDeferred
+    return { synced };
+  }
+
+  /** Write `chunks` to a temporary file, unsynced and unpublished (`BlobStoreDeferred`). */
+  async function putDeferred(key: string, chunks: AsyncIterable<Uint8Array>): Promise<DeferredPut> {
+    const operation = "putDeferred";
+    const at = keyPath(root, key);
+    let temp: { path: string; fh: FileHandle } | undefined;
+    let done = false;
+    try {
+      try {
+        await resolvedRoot(true);
+        temp = await createTemp();
+      } catch (error) {
+        throw fail(operation, key, error);
+      }
+      for await (const chunk of chunks) {
+        try {
+          await writeFully(temp.fh, chunk);
+        } catch (error) {
+          throw fail(operation, key, error);
+        }
+      }
+      let synced: Promise<void>;
+      if (fsync) {
+        ({ synced } = await syncInBackground(operation, key, temp.fh));
+      } else {
+        try {
+          await temp.fh.close();
+        } catch (error) {
+          throw fail(operation, key, error);
+        }
+        synced = Promise.resolve();
+      }
+      const value: DeferredPut = { key };
+      deferredTemps.set(value, { path: temp.path, at, synced });
+      done = true;
+      return value;
+    } finally {
+      if (temp !== undefined && !done) {
+        await temp.fh.close().catch(() => undefined);
+        await unlinkQuietly(temp.path);
+      }
+    }
+  }
+
+  /**
+   * Publish deferred values: wait for every temporary file's fsync (started in the background
+   * by `putDeferred`), rename each into place, then fsync each changed directory once.
+   * Unpublished values are removed on failure.
+   */
+  async function publishDeferred(values: readonly DeferredPut[]): Promise<void> {
+    const operation = "publishDeferred";
+    const items = values.map((value) => {
+      const temp = deferredTemps.get(value);
+      if (temp === undefined)
+        throw new FileStoreIOError(name, operation, value.key, "not a pending deferred value");
+      return { value, key: value.key, ...temp };
+    });
+    try {
+      const syncs = await Promise.allSettled(items.map((item) => item.synced));
+      const failed = syncs.find((r) => r.status === "rejected");
+      if (failed !== undefined) throw failed.reason;
+      const parents = new Set<string>();
+      await inLanes(items, PUBLISH_LANES, async ({ value, key, path, at }) => {
+        try {
+          await publish(operation, key, at, path, false, false);
+        } catch (error) {
+          throw fail(operation, key, error);
+        }
+        parents.add(at.parent);
+        deferredTemps.delete(value);
+      });
+      if (fsync) await Promise.all([...parents].map((dir) => syncDir(dir)));
+    } catch (error) {
+      await discardDeferred(values);
+      throw error;
+    }
+  }
+
+  /** Remove the temporary files of deferred values never published. */
+  async function discardDeferred(values: readonly DeferredPut[]): Promise<void> {
+    for (const value of values) {
+      const temp = deferredTemps.get(value);
+      if (temp === undefined) continue;
+      deferredTemps.delete(value);
+      await temp.synced.catch(() => undefined);
+      await unlinkQuietly(temp.path);
     }
   }
 
@@ -380,6 +529,10 @@ export function createFileStore(options: FileStoreOptions): FileStore {
         for await (const chunk of chunks) await write(chunk);
       });
     },
+
+    putDeferred,
+    publishDeferred,
+    discardDeferred,
 
     async get(key) {
       const at = keyPath(root, key);

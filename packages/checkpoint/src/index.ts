@@ -93,9 +93,12 @@ export {
 export {
   assertValidKey,
   type BlobStore,
+  type BlobStoreDeferred,
   type BlobStoreStreaming,
+  type DeferredPut,
   keyProblem,
   MAX_KEY_BYTES,
+  supportsDeferred,
   supportsPutStream,
 } from "./store/blob-store.ts";
 export { type BlobStoreSyncRead, supportsSyncRead } from "./store/blob-store-sync.ts";

@@ -234,7 +234,19 @@ Examples:
       setStatus(completion(shell, program, io));
     });
 
+  acceptDebugEverywhere(program);
   return program;
+}
+
+/**
+ * `--debug` is vkc's, wherever it is typed (`vkc run --debug x.elf`, `vkc images ls --debug`):
+ * each command takes it as a hidden flag, and `main` adds the stack when it is on the line.
+ */
+function acceptDebugEverywhere(command: Command): void {
+  for (const sub of command.commands) {
+    if (!sub.options.some((o) => o.long === "--debug")) sub.addOption(new Option("--debug").hideHelp());
+    acceptDebugEverywhere(sub);
+  }
 }
 
 /** `vkc run` for `run --cpus 99 x.elf`: the deepest command named on the line, for the help hint. */

@@ -7,7 +7,7 @@ import {
   STACK_SIZE,
   STACK_TOP,
   syscalls,
-  TAPGIFNAME,
+  tapIoctl,
 } from "@vkc/host-kernel";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -112,7 +112,7 @@ describe("isolation campaign: a vkernel guest cannot touch host descriptors or h
     ]),
     [
       "ioctl(3, TAPGIFNAME)",
-      syscallProbeElf(syscalls.SYS_ioctl, [3, TAPGIFNAME, PROBE_DATA]),
+      syscallProbeElf(syscalls.SYS_ioctl, [3, tapIoctl.TAPGIFNAME, PROBE_DATA]),
       errnoStatus(EBADF),
     ],
     ["close(3)", syscallProbeElf(syscalls.SYS_close, [3]), errnoStatus(EBADF)],

@@ -1,5 +1,5 @@
 import { type Kernel, signals } from "@vkc/host-kernel";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   bootVkernel,
   concat,
@@ -25,9 +25,11 @@ const countAlive = (k: Kernel | undefined): number =>
 
 describe("vkernel at scale (spawner: 32 processes, 128 threads)", () => {
   let reference: LawOutcome;
-
-  it("runs to the end uninterrupted", async () => {
+  beforeAll(async () => {
     reference = await lawReference(guests, config);
+  }, 60_000);
+
+  it("runs to the end uninterrupted", () => {
     expect(reference.status).toBe(0);
     expect(reference.out).toContain(`children: ${PROCS - 1}/${PROCS - 1} ok`);
     expect(reference.out).toContain("spawner ok");

@@ -50,6 +50,31 @@ export function supportsPutStream(store: BlobStore): store is BlobStore & BlobSt
   return typeof (store as Partial<BlobStoreStreaming>).putStream === "function";
 }
 
+/** A value written by `putDeferred`, not yet visible: publish it or discard it. */
+export interface DeferredPut {
+  readonly key: string;
+}
+
+/**
+ * Deferred durability (group commit): values are written now but become durable and visible
+ * only at `publishDeferred`, which syncs them all at once. The image store uses it for packs and
+ * publishes them before the manifest that names them, so the manifest (the commit point) never
+ * exists before its packs are durable, while the pack writes themselves pay no sync each.
+ */
+export interface BlobStoreDeferred {
+  /** Write a value that no reader sees (and that is not durable) until it is published. */
+  putDeferred(key: string, chunks: AsyncIterable<Uint8Array>): Promise<DeferredPut>;
+  /** Make the values durable, then visible, each atomically as `putStream` would. */
+  publishDeferred(values: readonly DeferredPut[]): Promise<void>;
+  /** Drop values never published (on error paths). */
+  discardDeferred(values: readonly DeferredPut[]): Promise<void>;
+}
+
+export function supportsDeferred(store: BlobStore): store is BlobStore & BlobStoreDeferred {
+  const s = store as Partial<BlobStoreDeferred>;
+  return typeof s.putDeferred === "function" && typeof s.publishDeferred === "function";
+}
+
 export const MAX_KEY_BYTES = 512;
 const SEGMENT = /^[A-Za-z0-9._-]+$/;
 

@@ -1,5 +1,5 @@
 import type { Sha256Hex } from "../model/model-values.ts";
-import { type BlobStore, supportsPutStream } from "./blob-store.ts";
+import { type BlobStore, type DeferredPut, supportsDeferred, supportsPutStream } from "./blob-store.ts";
 import type { MarkerHandle } from "./store-markers.ts";
 
 /** A finished pack: its content hash, its key, and its bytes as the chunks to put. */
@@ -33,8 +33,13 @@ export interface UploaderOptions {
  * `groupsInFlight` groups are being written and one more is filling, so at most
  * `(groupsInFlight + 1) * groupSize` packs are held.
  *
+ * On a backend with deferred durability (`BlobStoreDeferred`, the file store) packs are written
+ * unsynced and invisible, and `drain` makes them all durable and visible at once (one sync
+ * pass instead of one per pack), before the caller puts the manifest that names them.
+ *
  * The first failure stops everything queued after it and is thrown by the next `submit` or by
- * `drain`; `settle` waits for whatever is still running without throwing (for error paths).
+ * `drain`; `settle` waits for whatever is still running without throwing (for error paths) and
+ * drops unpublished deferred packs.
  */
 export class PackUploader {
   private readonly groupSize: number;
@@ -46,6 +51,8 @@ export class PackUploader {
   /** The last marker update started: the next one waits for it, so updates land in order. */
   private lastMark: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | undefined;
+  /** Packs written unpublished (deferred durability), published by `drain`. */
+  private deferred: DeferredPut[] = [];
 
   constructor(
     private readonly blobs: BlobStore,
@@ -73,16 +80,48 @@ export class PackUploader {
     this.startGroup();
   }
 
-  /** Write what is queued and wait for every write; throws the first failure. */
+  /**
+   * Write what is queued and wait for every write, then publish deferred packs; throws the first
+   * failure (and then drops the deferred packs).
+   */
   async drain(): Promise<void> {
-    this.throwIfFailed();
-    if (this.filling.length > 0) this.startGroup();
-    await this.settle();
-    this.throwIfFailed();
+    try {
+      this.throwIfFailed();
+      if (this.filling.length > 0) this.startGroup();
+      await this.waitRunning();
+      this.throwIfFailed();
+      const deferred = this.takeDeferred();
+      if (deferred.length > 0 && supportsDeferred(this.blobs)) {
+        try {
+          await this.blobs.publishDeferred(deferred);
+        } catch (error) {
+          await this.blobs.discardDeferred(deferred).catch(() => undefined);
+          throw error;
+        }
+      }
+    } catch (error) {
+      await this.settle();
+      throw error;
+    }
   }
 
   /** Wait for every started write to finish or fail, throwing nothing; drops what is queued. */
   async settle(): Promise<void> {
+    await this.waitRunning();
+    const deferred = this.takeDeferred();
+    if (deferred.length > 0 && supportsDeferred(this.blobs)) {
+      await this.blobs.discardDeferred(deferred).catch(() => undefined);
+    }
+  }
+
+  private takeDeferred(): DeferredPut[] {
+    const deferred = this.deferred;
+    this.deferred = [];
+    return deferred;
+  }
+
+  /** Drop what is queued and wait for every started write to finish or fail. */
+  private async waitRunning(): Promise<void> {
     this.filling = [];
     while (this.running.size > 0) await Promise.all(this.running);
   }
@@ -148,6 +187,18 @@ export class PackUploader {
   }
 
   private async putChunks(pack: SealedPack): Promise<void> {
+    if (supportsDeferred(this.blobs)) {
+      const chunks = pack.chunks;
+      this.deferred.push(
+        await this.blobs.putDeferred(
+          pack.key,
+          (async function* () {
+            yield* chunks;
+          })(),
+        ),
+      );
+      return;
+    }
     if (supportsPutStream(this.blobs)) {
       const chunks = pack.chunks;
       await this.blobs.putStream(

@@ -1,4 +1,10 @@
-import { type BlobStore, type BlobStoreStreaming, supportsPutStream } from "./blob-store.ts";
+import {
+  type BlobStore,
+  type BlobStoreDeferred,
+  type BlobStoreStreaming,
+  supportsDeferred,
+  supportsPutStream,
+} from "./blob-store.ts";
 
 /** Request and byte counters of everything an image store asked its backend. */
 export interface StoreStats {
@@ -34,9 +40,12 @@ export function statsDelta(after: StoreStats, before: StoreStats): StoreStats {
   return out;
 }
 
-/** Wrap `inner` so every request is counted into `stats`. Keeps `putStream` when the backend has it. */
+/**
+ * Wrap `inner` so every request is counted into `stats`. Keeps `putStream` and deferred puts
+ * when the backend has them (a deferred put counts as a put; publishing it as nothing more).
+ */
 export function countingStore(inner: BlobStore, stats: StoreStats): BlobStore {
-  const counted: BlobStore & Partial<BlobStoreStreaming> = {
+  const counted: BlobStore & Partial<BlobStoreStreaming> & Partial<BlobStoreDeferred> = {
     specificationVersion: "v1",
     name: inner.name,
     async put(key, data) {
@@ -99,6 +108,21 @@ export function countingStore(inner: BlobStore, stats: StoreStats): BlobStore {
       }
       await inner.putStream(key, count());
     };
+  }
+  if (supportsDeferred(inner)) {
+    counted.putDeferred = async (key, chunks) => {
+      stats.requests++;
+      stats.puts++;
+      async function* count(): AsyncIterable<Uint8Array> {
+        for await (const chunk of chunks) {
+          stats.bytesPut += chunk.length;
+          yield chunk;
+        }
+      }
+      return inner.putDeferred(key, count());
+    };
+    counted.publishDeferred = (values) => inner.publishDeferred(values);
+    counted.discardDeferred = (values) => inner.discardDeferred(values);
   }
   if (inner.close !== undefined) {
     const close = inner.close.bind(inner);

@@ -280,6 +280,10 @@ describe("vkc boot", () => {
     const ls = captureIO();
     expect(await main(["images", "ls", "--store", store], ls)).toBe(0);
     expect(ls.stdout()).toMatch(/ vkernel:threads\.elf +\[latest\]/);
+    // The vkernel's own freeze writes kind "vkernel" (FORMAT.md §4.1), with its map.
+    const lsJson = captureIO();
+    expect(await main(["images", "ls", "--json", "--store", store], lsJson)).toBe(0);
+    expect(events(lsJson.stdout())[0]).toMatchObject({ event: "image", kind: "vkernel" });
     const text = captureIO();
     expect(await main(["images", "show", "latest", "--store", store], text)).toBe(0);
     expect(text.stdout()).toMatch(/^vkernel: 2 vCPU\(s\), memimage 64 MiB \(\d+ pages resident/m);

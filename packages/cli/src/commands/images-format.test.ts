@@ -1,5 +1,13 @@
 import { describe, expect, test } from "vitest";
-import { columns, formatBytes, formatDuration, formatTime, parseDuration, plural } from "./images-format.ts";
+import {
+  columns,
+  formatAge,
+  formatBytes,
+  formatDuration,
+  formatTime,
+  parseDuration,
+  plural,
+} from "./images-format.ts";
 
 describe("images formatting", () => {
   test("bytes, times and plurals", () => {
@@ -10,6 +18,13 @@ describe("images formatting", () => {
     expect(formatBytes(5 * 1024 ** 3)).toBe("5.0 GiB");
     expect(formatTime("2026-11-28T12:00:00.000Z")).toBe("2026-11-28 12:00:00Z");
     expect(formatTime("yesterday")).toBe("yesterday");
+    const noon = Date.parse("2026-11-28T12:00:00.000Z");
+    const ages = [0, 42_000, 5 * 60_000 + 1, 3 * 3600_000, 2 * 86_400_000].map((ms) =>
+      formatAge("2026-11-28T12:00:00.000Z", noon + ms),
+    );
+    expect(ages).toEqual(["just now", "42s ago", "5m ago", "3h ago", "2d ago"]);
+    expect(formatAge(undefined, noon)).toBe("-");
+    expect(formatAge("2026-11-28T12:00:01.000Z", noon)).toBe("in the future");
     expect(formatTime(undefined)).toBe("-");
     expect(plural(1, "image")).toBe("1 image");
     expect(plural(2, "image")).toBe("2 images");

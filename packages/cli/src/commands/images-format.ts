@@ -24,6 +24,22 @@ export function formatTime(time: string | undefined): string {
   return m ? `${m[1]} ${m[2]}Z` : time;
 }
 
+/** How long ago `time` (ISO 8601) was, from `now` (ms): `just now`, `42s ago`, `5m ago`, `3h ago`, `2d ago`. */
+export function formatAge(time: string | undefined, now: number): string {
+  const then = time === undefined ? Number.NaN : Date.parse(time);
+  if (!Number.isFinite(then)) return "-";
+  const s = Math.floor((now - then) / 1000);
+  if (s < 0) return "in the future";
+  if (s < 5) return "just now";
+  for (const [unit, size] of [
+    ["d", 86_400],
+    ["h", 3600],
+    ["m", 60],
+  ] as const)
+    if (s >= size) return `${Math.floor(s / size)}${unit} ago`;
+  return `${s}s ago`;
+}
+
 /** `1 image`, `2 images`. */
 export function plural(n: number, word: string, many = `${word}s`): string {
   return `${n} ${n === 1 ? word : many}`;

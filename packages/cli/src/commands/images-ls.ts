@@ -8,7 +8,7 @@ import {
 import { jsonEvent } from "../output.ts";
 import { storeUrl, withImageStore } from "../stores/store-session.ts";
 import { readBootRecord } from "./boot-record.ts";
-import { columns, formatBytes, formatTime, shortId } from "./images-format.ts";
+import { columns, formatAge, formatBytes, formatTime, shortId } from "./images-format.ts";
 import type { ImagesCommandOptions, ImagesContext } from "./images-options.ts";
 
 /** One image of `vkc images ls`, in tree order. */
@@ -57,8 +57,9 @@ export async function imagesLs(opts: ImagesCommandOptions, ctx: ImagesContext): 
     io.err(`vkc: no images in ${url}\n`);
     return 0;
   }
+  const now = Date.now();
   const table = columns([
-    ["IMAGE", "CREATED", "SIZE", "PROGRAM", "REFS"],
+    ["IMAGE", "CREATED", "AGE", "SIZE", "PROGRAM", "REFS"],
     ...rows.map((row) => {
       const l = row.listing;
       const program =
@@ -68,6 +69,7 @@ export async function imagesLs(opts: ImagesCommandOptions, ctx: ImagesContext): 
       return [
         `${row.branch}${shortId(l.id)}`,
         formatTime(l.time),
+        formatAge(l.time, now),
         row.newBytes === undefined
           ? formatBytes(l.bytes)
           : `${formatBytes(l.bytes)} (+${formatBytes(row.newBytes)})`,

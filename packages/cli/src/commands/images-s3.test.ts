@@ -82,6 +82,7 @@ describe("vkc images on S3", () => {
       event: "copy",
       images: [ids.base, ids.child],
       packsCopied: 2,
+      tag: "latest", // IMAGE was the ref latest: the target gets it too
     });
 
     // the endpoint can also come from the standard variable
@@ -93,7 +94,7 @@ describe("vkc images on S3", () => {
     const ls = await vkc("images", "ls", "--json", "--store", remote);
     expect(jsonLines(ls.stdout).map((e) => [e.id, e.depth, e.refs])).toEqual([
       [ids.base, 0, []],
-      [ids.child, 1, []],
+      [ids.child, 1, ["latest"]],
     ]);
     expect((await vkc("images", "tag", "latest", ids.child.slice(0, 8), "--store", remote)).status).toBe(0);
 

@@ -24,6 +24,8 @@ import { openRunNetwork, readRunNetwork, runNetworkSection } from "./run-network
 
 export interface RestoreOptions {
   store?: string;
+  /** `--precopy`: pre-copy the thawed process's memory, for its next checkpoints (see `RunOptions`). */
+  precopy?: boolean;
   /** Simulated CPUs (default: the image's). */
   cpus?: number;
   console?: string;
@@ -107,6 +109,7 @@ export async function restore(image: string, opts: RestoreOptions, io: CliIO): P
   });
   const { kernel, pid, output, target, take, network, vkernel } = prepared;
   try {
+    if (opts.precopy === true) await target.startPrecopy(kernel, pid);
     if (tty === null) return await runWithCheckpoints(kernel, pid, take, opts, io, `image ${image}`);
     // This terminal's size, not the saved one: a change reaches the guest as SIGWINCH.
     kernel.tty.setWinsize({ ...kernel.tty.winsize, ...tty.winsize() });

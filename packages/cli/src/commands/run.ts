@@ -359,6 +359,7 @@ export class LazyStoreTarget implements CheckpointTarget {
 
   async close(): Promise<void> {
     await this.precopy?.close().catch(() => undefined);
+    await this.inner?.settle();
     await this.blobs?.close?.();
   }
 }

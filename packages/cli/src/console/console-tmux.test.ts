@@ -177,6 +177,16 @@ describe("vkc run on a terminal (tmux)", () => {
     await waitFor(pane, /EXIT=143\s+MODE=same/);
   }, 90_000);
 
+  test("an error while attached (--max-instructions reached) is one line, exit 1, the terminal as it was", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vkc-console-"));
+    const pane = openPane(dir);
+    runVkc(pane, dir, `run --max-instructions 3000000 ${GUEST}/sigckpt.elf 2000000000`);
+    await waitFor(pane, /EXIT=1\s+MODE=same/);
+    expect(screen(pane)).toMatch(
+      /vkc: .*sigckpt\.elf: stopped after \d+ instructions \(--max-instructions\)/,
+    );
+  }, 90_000);
+
   test("vkc boot: SIGINT sent to vkc restores the terminal and exits 130", async () => {
     const dir = mkdtempSync(join(tmpdir(), "vkc-console-"));
     const pane = openPane(dir);

@@ -72,5 +72,8 @@ export async function withImageStore<T>(
 function withStoreName(error: unknown, url: string): unknown {
   if (!CheckpointError.isInstance(error)) return error;
   if (error.code !== "NOT_FOUND" && error.code !== "AMBIGUOUS_REF") return error;
-  return new CliError(error.code, `${error.message.split("\n")[0]} in store ${url}`, { cause: error });
+  const first = error.message.split("\n")[0] ?? "";
+  // Say what to do: list what the store has (an ambiguous prefix: give more of the id).
+  const hint = error.code === "NOT_FOUND" ? "list images with 'vkc images ls'" : "give more of the id";
+  return new CliError(error.code, `${first} in store ${url} (${hint})`, { cause: error });
 }

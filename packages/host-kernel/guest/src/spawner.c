@@ -137,7 +137,10 @@ static int status_of(uint32_t total) { return (int)(total % 200u) + 1; }
 
 /* A child: 201.. = which check failed. */
 static int child(int proc, int n, long pages, int ready_fd, int go_fd) {
-  if (start_workers(proc, n, pages) != 0) return 201;
+  if (start_workers(proc, n, pages) != 0) {
+    write(ready_fd, "x", 1); /* still counted: the parent must not wait for this child forever */
+    return 201;                /* exit_group ends the workers already started */
+  }
   if (write(ready_fd, "r", 1) != 1) return 202;
   char c;
   if (read(go_fd, &c, 1) != 0) return 203; /* end of file: the parent closed the go pipe */

@@ -36,6 +36,8 @@ export interface StoreTarget extends CheckpointTarget {
    * capture from the stage; call `close` on the session if no checkpoint comes.
    */
   startPrecopy(kernel: Kernel, pid: number): PrecopySession;
+  /** Wait until the pre-copy sessions checkpoints used have dropped their write markers. */
+  settle(): Promise<void>;
 }
 
 /**
@@ -46,7 +48,11 @@ export interface StoreTarget extends CheckpointTarget {
 export function createStoreTarget(images: ImageStore, options: StoreTargetOptions = {}): StoreTarget {
   const last = new Map<number, { id: string; saved: SavedPages }>();
   const sessions = new Map<number, PrecopySession>();
+  const closing = new Set<Promise<void>>();
   return {
+    async settle(): Promise<void> {
+      await Promise.all(closing);
+    },
     startPrecopy(kernel: Kernel, pid: number): PrecopySession {
       if (sessions.has(pid)) throw new FreezeError(`process ${pid}`, "a pre-copy is already running");
       const session = startPrecopy(kernel, pid, images, options.precopy);
@@ -62,7 +68,11 @@ export function createStoreTarget(images: ImageStore, options: StoreTargetOption
         return await write(kernel, pid, opts, started, session);
       } finally {
         // The stage's marker goes once the image is committed, in the background (not in the pause).
-        void session?.close().catch(() => undefined);
+        if (session !== undefined) {
+          const closed = session.close().catch(() => undefined);
+          closing.add(closed);
+          void closed.then(() => closing.delete(closed));
+        }
       }
     },
   };

@@ -1,10 +1,9 @@
 import {
-  decodeGuestFrame,
-  encodeGuestFrame,
   FRAME_BUDGET,
   FRAME_CAUSE,
   FRAME_CODE,
   FRAME_FLAGS,
+  FRAME_PC,
   FRAME_RETIRED,
   FRAME_SIGNO,
   FRAME_VALUE,
@@ -89,10 +88,9 @@ export function absorbFrame(vk: VkernelInstance, env: NativeEnv, cpu: number): v
   const base = pcpuAddr(cpu) + PCPU_FRAME;
   const bytes = env.vm.copyin(base, GUEST_FRAME_SIZE);
   if (typeof bytes === "number") throw new RangeError("vkernel: the pcpu frame is not mapped");
-  const regs = decodeGuestFrame(bytes);
-  for (let i = 1; i < 32; i++) hart.x[i] = (regs.x[i] ?? 0) | 0;
-  hart.pc = regs.pc >>> 0;
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 1; i < 32; i++) hart.x[i] = v.getInt32(i * 4, true);
+  hart.pc = v.getUint32(FRAME_PC, true);
   const cause = v.getUint32(FRAME_CAUSE, true);
   const value = v.getUint32(FRAME_VALUE, true);
   let signo = v.getUint32(FRAME_SIGNO, true);
@@ -240,6 +238,26 @@ export function vcpuLoop(
       return enterGuest(vk, env, c, lwp.proc.pid, lwp.tid, lwp.hart, set);
     }
     const outcome = inner.step(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
+    // Fast path (the common end of a slice or syscall): nothing outside this step changed the
+    // shared words read above (one native step runs alone), so when the step left no console
+    // output and no vke work, enter the guest its LWP wants to run without another pass.
+    if (
+      outcome !== "exited" &&
+      outcome !== "deadlock" &&
+      outcome !== "wait-input" &&
+      vk.consoleOut.length === 0
+    ) {
+      const next = vk.current(c);
+      if (
+        inner.sched.cursor === c &&
+        next !== undefined &&
+        next.state === "runnable" &&
+        next.hart instanceof VkHart &&
+        next.hart.wantsRun &&
+        vk.config.taps === undefined
+      )
+        return enterGuest(vk, env, c, next.proc.pid, next.tid, next.hart, set);
+    }
     if (outcome === "exited") {
       if (vk.consoleOut.length > 0) continue;
       const flush = vkeFlushBeforeExit(vk, env); // the tx rings leave before the vkernel exits
@@ -269,6 +287,10 @@ export function vcpuLoop(
     }
   }
 }
+
+/** The outgoing frame, filled in place for each run (copied out to the pcpu page at once). */
+const FRAME_OUT = new Uint8Array(GUEST_FRAME_SIZE);
+const FRAME_OUT_VIEW = new DataView(FRAME_OUT.buffer);
 
 /** Move queued console input from the rx ring into the inner tty; true if the cothread may wait for room. */
 function drainConsoleInput(vk: VkernelInstance, env: NativeEnv): boolean {
@@ -333,9 +355,15 @@ function enterGuest(
     set("inval");
     return act(syscalls.SYS_vmspace_mcontrol, pmap.id, range[0], range[1] - range[0], MADV_INVAL, 0);
   }
-  const frame = encodeGuestFrame(hart.getContext(), { cause: 0, value: 0, signo: 0, code: 0 });
+  // The frame straight from the hart's registers (no context object: this is once per run).
+  const frame = FRAME_OUT;
+  const fv = FRAME_OUT_VIEW;
+  fv.setUint32(0, 0, true);
+  for (let i = 1; i < 32; i++) fv.setInt32(i * 4, hart.x[i] as number, true);
+  fv.setUint32(FRAME_PC, hart.pc >>> 0, true);
+  for (let o = FRAME_CAUSE; o < FRAME_BUDGET; o += 4) fv.setUint32(o, 0, true);
+  fv.setUint32(FRAME_RETIRED, 0, true);
   const slot = vk.cpus[c];
-  const fv = new DataView(frame.buffer);
   fv.setUint32(FRAME_BUDGET, Math.max(1, Math.min(hart.budget, 0x7fff_ffff)), true);
   // LR reservations are per inner thread (DESIGN.md §3.2): tagged with its tid, the host parks
   // it between runs on whichever vCPU; dropped when the thread's registers were reloaded.
