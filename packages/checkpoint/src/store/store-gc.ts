@@ -27,11 +27,12 @@ const HOUR = 60 * 60 * 1000;
  *    deleted by a later run that finds it still unreachable at least `graceMs` after it was
  *    condemned. The grace covers objects written outside a marker (`putBlob` before
  *    `writeImage`, copies) and writers that reused a parent's pack just as the parent was removed.
- * 4. before deleting, gc puts its intent (`gc/deleting/<token>`, the keys it will delete), then lists the
- *    markers and the new manifests again and spares whatever they name. A writer that names a key
- *    in its marker after that second listing reads the intent after putting its marker, sees the
- *    key in it and waits for the run to end before (re)writing it (`MarkerHandle.add`). So a pack
- *    a writer re-puts, or dedups against, while gc deletes it is never lost.
+ * 4. before deleting, gc puts its intent (`gc/deleting/<token>`: the keys it will delete), then
+ *    lists the markers and the new manifests again and spares whatever they name. A writer that
+ *    names a key in its marker after that second listing reads the intents after putting its
+ *    marker, finds the key and waits for the run to end before (re)writing it
+ *    (`MarkerHandle.add`). So a pack a writer re-puts, or dedups against, while gc deletes it is
+ *    never lost. The intent lives `GC_INTENT_TTL_MS` at most; gc stops deleting at half of it.
  * A manifest that cannot be decoded stops gc (it may reference anything): remove or repair it.
  */
 export async function collectGarbage(store: ImageStoreCore, options: GcOptions): Promise<GcReport> {
@@ -70,24 +71,28 @@ export async function collectGarbage(store: ImageStoreCore, options: GcOptions):
   if (!dryRun) {
     await dropDeadIntents(store, now);
     if (toDelete.length > 0) {
-      const intent = intentKey(newToken(now));
-      await store.blobs.put(intent, encodeIntent({ started: now, keys: toDelete }));
-      // Writers that named a key after the listings above: spare it (it is reachable again).
-      const again = new Set<string>();
-      await markMarkers(store, again, store.now(), markerTtlMs);
-      await markManifests(store, again, ids);
-      for (const key of toDelete) {
-        if (again.has(key)) continue;
-        // Past half the intent's lifetime writers may take it for dead: keep the rest condemned.
-        if (store.now() - now > GC_INTENT_TTL_MS / 2) {
-          next.set(key, condemned.get(key) ?? now);
-          continue;
+      const started = store.now();
+      const intent = intentKey(newToken(started));
+      await store.blobs.put(intent, encodeIntent({ started, keys: toDelete }));
+      try {
+        // Writers that named a key after the listings above: spare it (it is reachable again).
+        const again = new Set<string>();
+        await markMarkers(store, again, store.now(), markerTtlMs);
+        await markManifests(store, again, ids);
+        for (const key of toDelete) {
+          if (again.has(key)) continue;
+          // Past half the intent's lifetime writers may take it for dead: keep the rest condemned.
+          if (store.now() - started > GC_INTENT_TTL_MS / 2) {
+            next.set(key, condemned.get(key) ?? now);
+            continue;
+          }
+          bytesFreed += (await store.blobs.head(key))?.size ?? 0;
+          await store.blobs.delete(key);
+          deleted.push(key);
         }
-        bytesFreed += (await store.blobs.head(key))?.size ?? 0;
-        await store.blobs.delete(key);
-        deleted.push(key);
+      } finally {
+        await store.blobs.delete(intent);
       }
-      await store.blobs.delete(intent);
     }
     for (const key of expiredMarkers) await store.blobs.delete(key);
     if (next.size > 0 || previous !== undefined) await store.blobs.put(GC_STATE, encodeCondemned(next));

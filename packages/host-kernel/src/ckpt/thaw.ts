@@ -135,9 +135,10 @@ async function readPlan(
     }
     return plan;
   }
+  const objects = new Map(manifest.objects.map((o) => [o.id, o]));
   try {
     for await (const page of images.readPages(id)) {
-      const object = manifest.objects.find((o) => o.id === page.objectId);
+      const object = objects.get(page.objectId);
       if (object === undefined || page.pageIndex >= object.size || page.bytes.length !== PAGE_SIZE)
         throw new ThawInvalidImageError(
           id,
