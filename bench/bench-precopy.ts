@@ -57,11 +57,10 @@ async function pause(precopy: boolean, residentMib = RESIDENT_MIB): Promise<Paus
     checkpointTarget: target,
   });
   const pid = kernel.spawn({ path: VKERNEL_PATH, argv: [VKERNEL_PATH] });
-  const ready = `memtouch: ${residentMib} MiB`;
-  const touched = () => {
-    const at = output.indexOf(ready);
-    return at >= 0 && output.indexOf("round 1:", at) >= 0;
-  };
+  // Guest A's first round dirties every one of its pages (the other guest prints rounds too).
+  const ready = `round 1: dirtied ${Number(residentMib) * 256} pages`;
+  const touched = () => output.includes(ready);
+
   for (let guard = 0; !touched(); guard++) {
     const r = await kernel.run({ maxInstructions: 2_000_000 });
     if (r.reason !== "limit" || guard > 100_000) throw new Error(`the vkernel ended early (${r.reason})`);

@@ -198,7 +198,12 @@ Examples:
       .description("thaw a process or vkernel image and run it to the end (exit status: the guest's)")
       .argument("<image>", "image id, unique id prefix, or ref such as latest")
       .option("--cpus <n>", "simulated CPUs (default: the image's)", intOption("--cpus", 1, 64))
-      .option("--lazy", "start at once: read pages when first touched and in the background (file stores)"),
+      .option("--lazy", "start at once: read pages when first touched and in the background (file stores)")
+      .option(
+        "--udp-bridge <host:port>",
+        "the image's UDP uplink on this HOST:PORT instead of the recorded one (same guest port)",
+        udpBridgeOption,
+      ),
     "new images",
   )
     .addHelpText(
@@ -208,7 +213,8 @@ Examples:
   $ vkc restore latest
   $ vkc restore 3f2a --store file:/tmp/imgs --cpus 2
   $ vkc restore latest --lazy                 run before every page is read
-  $ vkc restore latest --checkpoint-every 10s --keep 2 --json`,
+  $ vkc restore latest --checkpoint-every 10s --keep 2 --json
+  $ vkc restore latest --udp-bridge 127.0.0.1:7100    a --net/--tap image's uplink on another port`,
     )
     .action(async (image: string, opts: import("./commands/restore.ts").RestoreOptions) => {
       const { restore } = await import("./commands/restore.ts");

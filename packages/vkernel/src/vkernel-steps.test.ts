@@ -24,6 +24,13 @@ const cothread = (k: Kernel, pid: number): Lwp | undefined =>
   k.procs.get(pid)?.lwps.find((l) => roleOf(l).role === "vcons-rx");
 const idleVcpu1 = (k: Kernel, pid: number): Lwp | undefined =>
   k.procs.get(pid)?.lwps.find((l) => roleOf(l).role === "vcpu" && roleOf(l).state?.cpu === 1);
+/** vCPU 1 of the (only) vkernel process waits for the token or for input. */
+const isIdle = (k: Kernel): boolean =>
+  [...k.procs.keys()].some((pid) => {
+    const vcpu1 = idleVcpu1(k, pid);
+    const phase = vcpu1 === undefined ? undefined : roleOf(vcpu1).state?.phase;
+    return phase === "token-wait" || phase === "idle";
+  });
 
 describe("checkpoint protocol, step by step", () => {
   it("step 1: cothreads block the checkpoint signals from birth (one sent to the rx cothread waits)", async () => {
@@ -56,22 +63,12 @@ describe("checkpoint protocol, step by step", () => {
   });
 
   it("step 3: SIGCKPT on an idle vCPU becomes a kthread (the idle thread never does the work)", async () => {
-    const good = await lawCheckpointed(
-      [PRIMES],
-      { vcpus: 2 },
-      (k) => k.instructions > 20_000,
-      "exit",
-      idleVcpu1,
-    );
+    // The instant: vCPU 1 waits for the token (an idle phase), past the boot.
+    const idle = (k: Kernel) => k.instructions > 20_000 && isIdle(k);
+    const good = await lawCheckpointed([PRIMES], { vcpus: 2 }, idle, "exit", idleVcpu1);
     expect(good.checkpointed).toBe(true);
     expect(good.status).toBe((await lawReference([PRIMES], { vcpus: 2 })).status);
-    const bad = await lawCheckpointed(
-      [PRIMES],
-      { vcpus: 2, ...skip("3") },
-      (k) => k.instructions > 20_000,
-      "exit",
-      idleVcpu1,
-    );
+    const bad = await lawCheckpointed([PRIMES], { vcpus: 2, ...skip("3") }, idle, "exit", idleVcpu1);
     expect(bad.status).toBe(VKERNEL_PANIC); // kassert(!inIdle)
   });
 

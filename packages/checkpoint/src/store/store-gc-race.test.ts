@@ -4,6 +4,7 @@ import type { BlobStore } from "./blob-store.ts";
 import { createImageStore } from "./image-store.ts";
 import { createMemoryStore } from "./memory-store.ts";
 import { GC_DELETING } from "./store-keys.ts";
+import { encodeIntent, GC_INTENT_TTL_MS } from "./store-markers.ts";
 
 /** Resolvable promise. */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -141,5 +142,26 @@ describe("gc against a writer that re-puts a condemned pack (FORMAT.md §7)", ()
     const report = await run;
     expect(report.deleted).not.toContain(pack);
     expect((await createImageStore(gated.store).verify(again.id)).ok).toBe(true);
+  });
+
+  it("the intent of a dead gc run blocks no writer and is dropped by the next run", async () => {
+    const blobs = createMemoryStore();
+    let now = 3_000_000;
+    const store = createImageStore(blobs, { now: () => now });
+    const first = await store.writeImage(
+      sampleDraft({}, 16),
+      samplePages(16, () => 3),
+    );
+    const pack = `packs/${first.manifest.packs[0]!}`;
+    await store.remove(first.id);
+    await blobs.put(`${GC_DELETING}dead`, encodeIntent({ started: now, keys: [pack] }));
+    now += GC_INTENT_TTL_MS + 1;
+    const again = await store.writeImage(
+      sampleDraft({}, 16),
+      samplePages(16, () => 3),
+    );
+    expect((await store.verify(again.id)).ok).toBe(true);
+    await store.gc({ graceMs: 0 });
+    expect(await blobs.has(`${GC_DELETING}dead`)).toBe(false);
   });
 });

@@ -47,7 +47,7 @@ export async function openBootNetwork(
       port: udpBridge.port,
       ip: uplinkIp,
       guestIp,
-      guestPort: udpBridge.port,
+      guestPort: udpBridge.guestPort ?? udpBridge.port,
     });
   } catch (error) {
     if (!UdpUplinkError.isInstance(error)) throw error;

@@ -13,6 +13,8 @@ export interface TapSpec {
 export interface UdpBridgeSpec {
   readonly host: string;
   readonly port: number;
+  /** The guest's port datagrams go to (default `port`; differs after `vkc restore --udp-bridge`). */
+  readonly guestPort?: number;
 }
 
 /** One guest of `vkc boot`: its ELF on this machine and its arguments. */

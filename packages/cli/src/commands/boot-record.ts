@@ -52,7 +52,13 @@ export function readBootRecord(manifest: Manifest): BootRecord | null {
       ...(typeof t.address === "string" ? { address: t.address } : {}),
     }));
     const u = section.udpBridge;
-    const udpBridge = isMap(u) ? { host: String(u.host), port: num(u.port, 0) } : undefined;
+    const udpBridge = isMap(u)
+      ? {
+          host: String(u.host),
+          port: num(u.port, 0),
+          ...(typeof u.guestPort === "number" ? { guestPort: u.guestPort } : {}),
+        }
+      : undefined;
     const hashes = isMap(section.guestHashes) ? section.guestHashes : {};
     const guestHashes = Object.fromEntries(
       Object.entries(hashes).filter((e): e is [string, string] => typeof e[1] === "string"),

@@ -13,6 +13,7 @@ import { jsonEvent } from "../output.ts";
 import { storeUrl, withImageStore } from "../stores/store-session.ts";
 import { hex32 } from "./images-format.ts";
 import type { ImagesCommandOptions, ImagesContext } from "./images-options.ts";
+import { manifestRunNetwork, type RunNetworkRecord } from "./net-record.ts";
 
 export interface ImagesShowOptions extends ImagesCommandOptions {
   /** `--no-regs`: leave out the register dump of each thread. */
@@ -77,6 +78,7 @@ export async function imagesShow(ref: string, opts: ImagesShowOptions, ctx: Imag
         })),
       ),
       ...(vkernel === null ? {} : { vkernel }),
+      ...networkField(manifest),
     });
     return 0;
   }
@@ -119,10 +121,27 @@ export function renderShow(manifest: Manifest, summaryText: string, withRegs: bo
     }
   }
   if (manifest.integrity?.signature !== undefined) out.push("signed (HMAC-SHA256)");
+  out.push(...networkLines(manifest));
   if (manifest.vkernel !== undefined) {
     out.push(`vkernel state: ${Object.keys(manifest.vkernel).length} sections`);
   }
   return `${out.join("\n")}\n`;
+}
+
+/** The `vkc run --net` record of an image, as `--json` shows it (`network`), if it has one. */
+function networkField(manifest: Manifest): { network?: RunNetworkRecord } {
+  const record = manifestRunNetwork(manifest.extensions);
+  return record.interfaces.length === 0 ? {} : { network: record };
+}
+
+/** `network: eth0 10.0.0.1/24 on br0, …; UDP bridge 127.0.0.1:7007 → eth0` for a `vkc run --net` image. */
+function networkLines(manifest: Manifest): string[] {
+  const { network } = networkField(manifest);
+  if (network === undefined) return [];
+  const ifs = network.interfaces.map((n) => `${n.name} ${n.address}/${n.prefixLength} on ${n.bridge}`);
+  const u = network.udpBridge;
+  const uplink = u === undefined ? "" : `; UDP bridge ${u.host}:${u.port} → ${network.interfaces[0]?.name}`;
+  return [`network: ${ifs.join(", ")}${uplink} (vkc restore re-creates them)`];
 }
 
 /** `vkc images diff A B`: what changed from A to B. */

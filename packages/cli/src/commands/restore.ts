@@ -1,13 +1,14 @@
 import { readFile } from "node:fs/promises";
 import { CheckpointError, type Manifest, PAGE_SIZE } from "@vkc/checkpoint";
 import { HostKernelError, signals, type ThawOptions, thawProcess } from "@vkc/host-kernel";
-import { CliError } from "../errors.ts";
+import { CliError, UsageError } from "../errors.ts";
 import type { CliIO } from "../main.ts";
 import { type ConsoleOutput, openConsole } from "../output.ts";
 import { withMeter } from "../progress/progress-meter.ts";
 import { type StoreContext, storeUrl, withImageStore } from "../stores/store-session.ts";
 import { sha256, signalCheckpoints, signalVkernel } from "./boot.ts";
 import { type BootNetwork, openBootNetwork } from "./boot-network.ts";
+import type { UdpBridgeSpec } from "./boot-options.ts";
 import { type BootRecord, bootSection, readBootRecord } from "./boot-record.ts";
 import { VKERNEL_PATH, vkernelProgram } from "./boot-vkernel.ts";
 import {
@@ -37,6 +38,8 @@ export interface RestoreOptions {
   checkpointEvery?: CheckpointEvery;
   keep?: number;
   embed?: boolean;
+  /** `--udp-bridge HOST:PORT`: the image's uplink on this real address instead of the recorded one. */
+  udpBridge?: UdpBridgeSpec;
   /** `--lazy`: pages read when first touched and in the background (a store with sync reads). */
   lazy?: boolean;
 }
@@ -63,10 +66,12 @@ export async function restore(image: string, opts: RestoreOptions, io: CliIO): P
     }
     const files = await hostExecutables(manifest);
     // A vkernel image: its program, its guests' ELFs and its host network come back too.
-    const boot = readBootRecord(manifest);
+    const recorded = readBootRecord(manifest);
+    const boot = recorded === null ? null : { ...recorded, ...movedUplink(image, recorded, opts.udpBridge) };
     const vkernel = boot === null ? null : await vkernelHost(boot, hostPaths(manifest), files);
     // A `vkc run --net` image: the same interfaces (names, order, bridges, addresses) and uplink.
-    const runNet = boot === null ? readRunNetwork(manifest.extensions?.[CLI_EXTENSION]) : null;
+    const saved = boot === null ? readRunNetwork(manifest.extensions?.[CLI_EXTENSION]) : null;
+    const runNet = saved === null ? null : { ...saved, ...movedUplink(image, saved, opts.udpBridge) };
     const target = new LazyStoreTarget(
       { ...opts, store: url },
       tty?.io ?? io,
@@ -82,6 +87,9 @@ export async function restore(image: string, opts: RestoreOptions, io: CliIO): P
         hostNet = await openRunNetwork(runNet.interfaces, runNet.udpBridge);
         announceUplink(hostNet, runNet.interfaces, io);
       }
+      const uplink = vkernel?.network.uplink;
+      if (uplink != null)
+        io.err(`vkc: UDP bridge on ${uplink.address}:${uplink.port} → ${boot?.taps[0]?.address}\n`);
       // Reading the pages is the long part: show it (bytes read of the image's resident bytes).
       const total = manifest.objects.reduce((n, o) => n + o.pages.indexes.length * PAGE_SIZE, 0);
       const read = images.stats.bytesGot;
@@ -158,6 +166,30 @@ async function vkernelHost(
     },
     network,
   };
+}
+
+/**
+ * `vkc restore --udp-bridge HOST:PORT`: the image's uplink on another real address or port (this
+ * one is taken, or another machine); datagrams still reach the guest's port the image recorded.
+ * An image without a network interface has nothing to forward to: a usage error.
+ */
+function movedUplink(
+  image: string,
+  record: {
+    readonly taps?: readonly unknown[];
+    readonly interfaces?: readonly unknown[];
+    readonly udpBridge?: UdpBridgeSpec;
+  },
+  wanted: UdpBridgeSpec | undefined,
+): { udpBridge?: UdpBridgeSpec } {
+  if (wanted === undefined) return {};
+  if ((record.taps ?? record.interfaces ?? []).length === 0) {
+    throw new UsageError(
+      `--udp-bridge: image ${image} has no network interface to forward to (made without --net or --tap)`,
+    );
+  }
+  const was = record.udpBridge;
+  return { udpBridge: { ...wanted, guestPort: was?.guestPort ?? was?.port ?? wanted.port } };
 }
 
 function cannotRestore(image: string, error: unknown): unknown {

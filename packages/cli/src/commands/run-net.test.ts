@@ -123,6 +123,18 @@ describe("vkc run --net / --udp-bridge", () => {
     const bridge = ["--udp-bridge", `127.0.0.1:${port}`];
     expect(await main(["run", ...net, ...bridge, ...at, ...program], first), first.stderr()).toBe(0);
     expect(first.stdout()).toMatch(/listening on port/);
+    // The image says what it needs: `images show` lists the interfaces and the uplink.
+    const text = captureIO();
+    expect(await main(["images", "show", "latest", "--no-regs", "--store", store], text)).toBe(0);
+    expect(text.stdout()).toContain(
+      `network: eth0 10.0.0.1/24 on br0; UDP bridge 127.0.0.1:${port} → eth0 (vkc restore re-creates them)\n`,
+    );
+    const json = captureIO();
+    expect(await main(["images", "show", "latest", "--json", "--store", store], json)).toBe(0);
+    expect(events(json.stdout())[0]?.network).toEqual({
+      interfaces: [{ name: "eth0", bridge: "br0", address: "10.0.0.1", prefixLength: 24 }],
+      udpBridge: { host: "127.0.0.1", port },
+    });
     // The restore binds the same uplink port and rebuilds eth0 (name, order, MAC, MTU are checked).
     const restored = captureIO();
     const done = main(["restore", "--store", store, "latest"], restored);
@@ -132,5 +144,45 @@ describe("vkc run --net / --udp-bridge", () => {
     const echoed = [...restored.stdout().matchAll(/^echo \d: 6 bytes from 10\.0\.0\.254: "(ping \d)"$/gm)];
     expect(echoed.map((m) => m[1])).toEqual(replies);
     expect(restored.stderr()).toContain(`vkc: UDP bridge on 127.0.0.1:${port} → eth0 10.0.0.1/24\n`);
+
+    // --udp-bridge moves the uplink to another real port; the guest still gets its own port.
+    const other = await freeUdpPort();
+    const moved = captureIO();
+    const again = main(["restore", "--store", store, "--udp-bridge", `127.0.0.1:${other}`, "latest"], moved);
+    expect(await echoClient(other, 3, again)).toHaveLength(3);
+    expect(await again, moved.stderr()).toBe(0);
+    expect(moved.stdout()).toMatch(/udpecho: done/);
+    expect(moved.stderr()).toContain(`vkc: UDP bridge on 127.0.0.1:${other} → eth0 10.0.0.1/24\n`);
+  });
+
+  test("restore --udp-bridge moves a vkc boot image's uplink too: the vkernel's udpecho answers there", async () => {
+    const [port, other] = [await freeUdpPort(), await freeUdpPort()];
+    const store = `file:${join(tmp(), "store")}`;
+    const tap = ["--tap", "tap0:10.0.0.2/24"];
+    const guests = ["--", guest("udpecho"), String(port), "3"];
+    const alone = captureIO();
+    expect(await main(["boot", "--json", ...tap, ...guests], alone)).toBe(1); // blocked in recvfrom
+    const total = Number(events(alone.stdout()).find((e) => e.event === "exit")?.instructions);
+    const at = ["--checkpoint-at", String(total - 10), "--exit-after-checkpoint", "--store", store];
+    const bridge = ["--udp-bridge", `127.0.0.1:${port}`];
+    const first = captureIO();
+    expect(await main(["boot", ...tap, ...bridge, ...at, ...guests], first), first.stderr()).toBe(0);
+    const moved = captureIO();
+    const done = main(["restore", "--store", store, "--udp-bridge", `127.0.0.1:${other}`, "latest"], moved);
+    expect(await echoClient(other, 3, done)).toHaveLength(3);
+    expect(await done, moved.stderr()).toBe(0);
+    expect(moved.stdout()).toMatch(/udpecho: done/);
+    expect(moved.stderr()).toContain(`vkc: UDP bridge on 127.0.0.1:${other} → 10.0.0.2/24\n`);
+  });
+
+  test("restore --udp-bridge of an image without interfaces is one usage line", async () => {
+    const store = `file:${join(tmp(), "store")}`;
+    const ckpt = ["--store", store, "--checkpoint-at", "1000", "--exit-after-checkpoint"];
+    expect(await main(["run", ...ckpt, guest("hello")], captureIO())).toBe(0);
+    const io = captureIO();
+    expect(await main(["restore", "--store", store, "--udp-bridge", "127.0.0.1:7007", "latest"], io)).toBe(2);
+    expect(io.stderr()).toBe(
+      "vkc: --udp-bridge: image latest has no network interface to forward to (made without --net or --tap)\n",
+    );
   });
 });

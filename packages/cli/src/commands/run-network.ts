@@ -4,15 +4,7 @@ import { type UdpBridgeSpec, uplinkAddresses } from "./boot-options.ts";
 import type { NetSpec } from "./net-options.ts";
 
 export type { NetSpec } from "./net-options.ts";
-
-/** Key, inside the image's `vkcCli` section, of the network `vkc run` gave the kernel. */
-export const NET_SECTION = "network";
-
-/** What a `vkc run` image records of its host network, so `vkc restore` rebuilds it the same. */
-export interface RunNetworkRecord {
-  readonly interfaces: readonly NetSpec[];
-  readonly udpBridge?: UdpBridgeSpec;
-}
+export { NET_SECTION, type RunNetworkRecord, readRunNetwork, runNetworkSection } from "./net-record.ts";
 
 /** `--udp-bridge` needs a first `--net` to forward to: a usage error otherwise. */
 export function checkRunNetwork(nets: readonly NetSpec[], udpBridge: UdpBridgeSpec | undefined): void {
@@ -59,7 +51,7 @@ export async function openRunNetwork(
       port: udpBridge.port,
       ip: uplinkIp,
       guestIp,
-      guestPort: udpBridge.port,
+      guestPort: udpBridge.guestPort ?? udpBridge.port,
     });
   } catch (error) {
     if (!UdpUplinkError.isInstance(error)) throw error;
@@ -71,35 +63,4 @@ export async function openRunNetwork(
   const bridge = bridges.get(first.bridge);
   if (bridge !== undefined) uplink.attachTo(bridge);
   return { network, uplink: uplink.address(), close: () => uplink.close() };
-}
-
-/** The record as the CBOR-ready map stored under `vkcCli.network` (empty when there is no network). */
-export function runNetworkSection(nets: readonly NetSpec[], udpBridge: UdpBridgeSpec | undefined) {
-  if (nets.length === 0) return {};
-  const record: RunNetworkRecord = { interfaces: nets, ...(udpBridge === undefined ? {} : { udpBridge }) };
-  return { [NET_SECTION]: JSON.parse(JSON.stringify(record)) as Record<string, never> };
-}
-
-/** The network record of a `vkc run` image's `vkcCli` section; none: no interfaces. */
-export function readRunNetwork(section: unknown): RunNetworkRecord {
-  const net = isMap(section) ? section[NET_SECTION] : undefined;
-  if (!isMap(net)) return { interfaces: [] };
-  const interfaces = (Array.isArray(net.interfaces) ? net.interfaces : []).filter(isMap).map((n, i) => ({
-    name: typeof n.name === "string" ? n.name : `eth${i}`,
-    bridge: String(n.bridge),
-    address: String(n.address),
-    prefixLength: typeof n.prefixLength === "number" ? n.prefixLength : 24,
-  }));
-  const u = net.udpBridge;
-  const udpBridge =
-    isMap(u) && typeof u.host === "string" && typeof u.port === "number"
-      ? { host: u.host, port: u.port }
-      : undefined;
-  return { interfaces, ...(udpBridge === undefined ? {} : { udpBridge }) };
-}
-
-function isMap(value: unknown): value is Record<string, unknown> {
-  return (
-    typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
-  );
 }

@@ -85,7 +85,9 @@ export class Scheduler {
     if (this.cursor < this.cpus.length) return false;
     this.cursor = 0;
     this.roundStart += this.quantum;
-    for (const c of this.cpus) c.used = 0;
+    // A CPU that ran past the round (only a vmspace_ctl guest run can, KERNEL.md "Guest
+    // vmspaces") starts the next one with the excess used: its clock never goes back.
+    for (const c of this.cpus) c.used = c.used > this.quantum ? c.used - this.quantum : 0;
     return true;
   }
 

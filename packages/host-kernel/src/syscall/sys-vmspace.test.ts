@@ -402,6 +402,30 @@ describe("vmspace_ctl frame words (H3)", () => {
     expect(v.proc.vm.readU32(MEMIMG + FRAME_PHYS + 152)).toBe(10_000);
   });
 
+  it("runs an explicit budget past the slice, up to one quantum, charging the next round (H9)", () => {
+    const v = vkernel(1000);
+    v.guest();
+    v.tables.map(GUEST_CODE, CODE_PHYS, PTE_R | PTE_X | PTE_U);
+    v.poke(CODE_PHYS, words([addi(6, 6, 1), jal(0, -4)]));
+    const cpu = v.k.sched.cpus[0];
+    if (cpu === undefined) throw new Error("no cpu");
+    const ask = (budget: number, used: number): number => {
+      v.poke(FRAME_PHYS, guestFrame(GUEST_CODE, {}));
+      v.poke(FRAME_PHYS + 148, u32s(budget));
+      cpu.used = used;
+      expect(v.call(nr.SYS_vmspace_ctl, GUEST_ID, VMSPACE_CTL_RUN, MEMIMG + FRAME_PHYS)).toBe(VMTRAP_SLICE);
+      return v.proc.vm.readU32(MEMIMG + FRAME_PHYS + 152) ?? -1;
+    };
+    // 700 of the slice used: a budget of 800 still runs whole, and the CPU is 500 past the round
+    expect(ask(800, 700)).toBe(800);
+    expect(cpu.used).toBe(1500);
+    const t = v.k.now();
+    v.k.sched.advanceCursor();
+    expect([cpu.used, v.k.now()]).toEqual([500, t]); // the clock does not go back
+    // never more than one quantum
+    expect(ask(5000, 0)).toBe(1000);
+  });
+
   it("keeps the LR reservation across runs only with VMFRAME_SAME_CONTEXT (156)", () => {
     for (const same of [false, true]) {
       const v = vkernel(10_000);

@@ -157,8 +157,10 @@ export function sys_vmspace_mcontrol(_k: Kernel, lwp: Lwp, a: SyscallArgs): Sysc
 
 /**
  * vmspace_ctl(id, VMSPACE_CTL_RUN, frame) → a VMTRAP_* cause. Loads the guest registers from the
- * frame, runs the guest on the calling LWP for the rest of its CPU's slice (the instructions it
- * retires are the caller's virtual time), and stores the registers and the trap back. The run
+ * frame, runs the guest on the calling LWP for the frame's budget (at most one quantum, H9; 0 =
+ * the rest of its CPU's slice; the instructions it retires are the caller's virtual time, an
+ * overrun of the slice is charged to the CPU's next round), and stores the registers and the trap
+ * back. The run
  * ends inside this call, so signals reach the caller only after it (in its own context).
  */
 export function sys_vmspace_ctl(k: Kernel, lwp: Lwp, a: SyscallArgs): SyscallResult {
@@ -192,7 +194,9 @@ export function sys_vmspace_ctl(k: Kernel, lwp: Lwp, a: SyscallArgs): SyscallRes
     frame.offset + FRAME_BUDGET,
     true,
   );
-  const budget = asked === 0 ? slice : Math.min(slice, asked);
+  // H9: an explicit budget runs in full, up to one quantum, even past the slice; the excess is
+  // charged to the CPU's next round (Scheduler.advanceCursor), so a guest quantum is one run.
+  const budget = asked === 0 ? slice : Math.min(k.sched.quantum, asked);
   const { trap, retired } = runGuest(hart, budget);
   if (cpu !== undefined) cpu.used += retired;
   k.instructions += retired;

@@ -13,7 +13,7 @@ import type { HartContext } from "../cpu/cpu-types.ts";
  * | 136 | value (fault address, instruction bits, or the guest's a7 for a syscall) |
  * | 140 | signo the vkernel should post for the trap (SIGSEGV, SIGBUS, SIGILL, SIGTRAP; else 0) |
  * | 144 | si_code (SEGV_MAPERR, SEGV_ACCERR, BUS_ADRERR, BUS_ADRALN, ILL_ILLOPC, TRAP_BRKPT; else 0) |
- * | 148 | in: budget, at most this many guest instructions (0 = the rest of the slice); written as 0 |
+ * | 148 | in: budget, at most this many guest instructions, up to one quantum even past the slice (H9); 0 = the rest of the slice; written as 0 |
  * | 152 | out: instructions the guest retired in this run |
  * | 156 | in: flags, bit 0 VMFRAME_SAME_CONTEXT (keep the LR reservation), bit 1 VMFRAME_TAGGED with a context tag in bits 8..31 (the reservation is the tag's, on any hart); written as 0 |
  */
