@@ -16,6 +16,8 @@ export interface ThreadDiff {
   readonly registers: readonly RegisterChange[];
   /** Other changed fields: `sigmask`, `pending`, `altstack`, `state`, `native`. */
   readonly fields: readonly string[];
+  /** When `state` changed: its kind before and after (`runnable`, `sleeping`, `syscall 63`, …). */
+  readonly state?: { readonly from: string; readonly to: string };
 }
 
 export interface RangeRef {
@@ -96,7 +98,15 @@ function diffThread(a: LwpImage, b: LwpImage): ThreadDiff | undefined {
     if (r !== to) registers.push({ reg: REG_NAMES[i] ?? `r${i}`, from: r, to });
   });
   const fields = changedFields(a, b, ["sigmask", "pending", "altstack", "state", "native"]);
-  return registers.length === 0 && fields.length === 0 ? undefined : { tid: a.tid, registers, fields };
+  if (registers.length === 0 && fields.length === 0) return undefined;
+  return fields.includes("state")
+    ? { tid: a.tid, registers, fields, state: { from: stateName(a.state), to: stateName(b.state) } }
+    : { tid: a.tid, registers, fields };
+}
+
+/** A thread state in a few words: its kind, and the call number of a blocked syscall. */
+function stateName(s: LwpImage["state"]): string {
+  return s.kind === "syscall" ? `syscall ${s.number}` : s.kind;
 }
 
 function entryKey(e: MapEntryImage): string {

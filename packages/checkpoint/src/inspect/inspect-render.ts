@@ -11,7 +11,7 @@ export function renderSummary(s: ImageSummary): string {
   const lines = [
     `image ${short(s.id)}  ${s.kind}  format ${s.version}  parent ${short(s.parent)}`,
     `created ${s.created} by ${s.tool}; clock ${s.instructions} instructions, ${s.ns} ns`,
-    `pages: ${counts(s.totals)} (${s.totals.bytes} bytes)`,
+    `${counts(s.totals)} (${s.totals.bytes} bytes)`,
   ];
   for (const x of s.executables)
     lines.push(`exe ${x.path} ${x.size} bytes ${x.sha256.slice(0, 12)}${x.embedded ? " embedded" : ""}`);
@@ -46,7 +46,10 @@ export function renderDiff(d: ImageDiff): string {
     for (const t of p.threads.removed) lines.push(`  - thread ${t}`);
     for (const t of p.threads.changed) {
       const regs = t.registers.map((r) => `${r.reg} ${hex(r.from)}->${hex(r.to)}`);
-      lines.push(`  ~ thread ${t.tid}: ${[...regs, ...t.fields].join(", ")}`);
+      const fields = t.fields.map((f) =>
+        f === "state" && t.state ? `state ${t.state.from}->${t.state.to}` : f,
+      );
+      lines.push(`  ~ thread ${t.tid}: ${[...regs, ...fields].join(", ")}`);
     }
     for (const e of p.entries.added) lines.push(`  + map ${hex(e.start)}-${hex(e.end)}`);
     for (const e of p.entries.removed) lines.push(`  - map ${hex(e.start)}-${hex(e.end)}`);

@@ -132,11 +132,18 @@ export function protString(prot: number): string {
   return `${prot & PROT.READ ? "r" : "-"}${prot & PROT.WRITE ? "w" : "-"}${prot & PROT.EXEC ? "x" : "-"}`;
 }
 
+/**
+ * Bits of map-entry `flags` that tools define (FORMAT.md §10): 0x100 is host-kernel's "the kernel
+ * made this entry's anonymous object" (`hostKernel` extension).
+ */
+const TOOL_ENTRY_FLAGS = { "kernel-anon": 0x100 } as const;
+
 export function flagNames(flags: number): string[] {
-  const names = Object.entries(MAP_ENTRY_FLAGS)
+  const named = { ...MAP_ENTRY_FLAGS, ...TOOL_ENTRY_FLAGS };
+  const names = Object.entries(named)
     .filter(([, bit]) => (flags & bit) !== 0)
     .map(([name]) => name.toLowerCase());
-  const known = Object.values(MAP_ENTRY_FLAGS).reduce((a, b) => a | b, 0);
+  const known = Object.values(named).reduce((a, b) => a | b, 0);
   if ((flags & ~known) !== 0) names.push(`0x${(flags & ~known).toString(16)}`);
   return names;
 }

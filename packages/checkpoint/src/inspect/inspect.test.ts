@@ -42,6 +42,28 @@ async function parentAndChild() {
 }
 
 describe("inspect", () => {
+  it("names host-kernel's entry bit and shows a thread's state change with its values", async () => {
+    const { parent, child } = await parentAndChild();
+    const p = child.processes[0]!;
+    const later = {
+      ...child,
+      processes: [
+        {
+          ...p,
+          lwps: p.lwps.map((l) => (l.tid === 101 ? { ...l, state: { kind: "runnable" as const } } : l)),
+          vmspace: {
+            ...p.vmspace,
+            entries: p.vmspace.entries.map((e, i) => (i === 0 ? { ...e, flags: e.flags | 0x100 } : e)),
+          },
+        },
+      ],
+    };
+    const text = renderSummary(summarizeImage(later, { parent }));
+    expect(text).toMatch(/^\d+ pages: \d+ resident/m);
+    expect(text).toMatch(/ private,kernel-anon obj /);
+    expect(renderDiff(diffImages(child, later))).toMatch(/~ thread 101: state sleeping->runnable/);
+  });
+
   it("summarizes threads, masks and page counts per map entry", async () => {
     const { parent, child } = await parentAndChild();
     const s = summarizeImage(child, { parent });
