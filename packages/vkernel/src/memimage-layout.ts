@@ -38,6 +38,8 @@ export const PCPU_TOKEN = 0x100;
 export const PCPU_BOUNCE = 0x1000;
 /** The pcpu area of vCPU `cpu`. */
 export const pcpuAddr = (cpu: number): number => PCPU_BASE + cpu * PCPU_STRIDE;
+/** `mycpu` from a vCPU's tp (its pcpu area; the boot thread, vCPU 0, may still have tp 0). */
+export const cpuOfTp = (tp: number): number => (tp === 0 ? 0 : (tp - PCPU_BASE) / PCPU_STRIDE);
 
 /** The shared page (`struct globaldata` words every vCPU sees) and the cothreads' buffers. */
 export const SHARED_BASE = 0x1100_0000;
@@ -63,6 +65,8 @@ export const STATE_BASE = 0x2000_0000;
 export const STATE_MAX_BYTES = 16 * 1024 * 1024;
 /** pcpu word: a checkpoint kthread the SIGCKPT handler queued for this (idle) vCPU (its signo). */
 export const PCPU_KTHREAD = 0x104;
+/** pcpu bytes: the host's `struct winsize` (8 bytes), read by this vCPU's SIGWINCH handler. */
+export const PCPU_WINSIZE = 0x180;
 /** Shared word: 1 + the vCPU running the checkpoint protocol, 0 when none (it does not park). */
 export const SH_CKPT_OWNER = 0x18;
 /** Shared word: a SIGCKPTEXIT came while a SIGCKPT protocol ran: exit after this one. */

@@ -11,8 +11,9 @@ import {
   SpawnError,
   syscalls,
 } from "@vkc/host-kernel";
-import { CKPT_SIGSET, installCheckpointHandlers } from "./ckpt/ckpt-signals.ts";
+import { CKPT_SIGSET, HANDLER_COUNT, installCheckpointHandlers } from "./ckpt/ckpt-signals.ts";
 import { vconsSetMode } from "./dev/vcons.ts";
+import { applyWinsize, getWinsize } from "./dev/vcons-winsize.ts";
 import { vkeBootStep } from "./dev/vke-boot.ts";
 import {
   MEMIMG_BASE,
@@ -167,7 +168,7 @@ export function bootStep(
       // the host's default (a plain process image, which thaws back into this boot thread).
       return go("handlers", installCheckpointHandlers(env, scratch, 0), { i: 0 });
     case "handlers":
-      if (st.i + 1 < 3)
+      if (st.i + 1 < HANDLER_COUNT)
         return go("handlers", installCheckpointHandlers(env, scratch, st.i + 1), { i: st.i + 1 });
       return go(
         "state",
@@ -185,6 +186,12 @@ export function bootStep(
       if (r >>> 0 !== STATE_BASE) return panic();
       register(vm, new VkernelInstance(config, vm));
       vm.writeU32(pcpuAddr(0) + PCPU_TOKEN, 1);
+      // The inner console starts with the host terminal's size (vcons, DESIGN.md §4.2).
+      return go("winsize", getWinsize(0));
+    }
+    case "winsize": {
+      const vk = attach(vm);
+      if (vk !== undefined && r === 0) applyWinsize(vk.inner, env, 0);
       return openGuest(0);
     }
     case "open":

@@ -9,8 +9,9 @@ import {
 import { ckptHandlerStep, thawHandlerStep } from "./ckpt/ckpt-protocol.ts";
 import { resumeThawed } from "./ckpt/ckpt-restore.ts";
 import { vconsRxStep } from "./dev/vcons.ts";
+import { winchHandlerStep } from "./dev/vcons-winsize.ts";
 import { vkeRxStep, vkeTxStep } from "./dev/vke-cothreads.ts";
-import { PCPU_BASE, PCPU_STRIDE } from "./memimage-layout.ts";
+import { cpuOfTp } from "./memimage-layout.ts";
 import { VKERNEL_PANIC, vcpuStep } from "./platform/vcpu.ts";
 import { bootStep } from "./vkernel-boot.ts";
 import { type VkernelConfig, validateConfig } from "./vkernel-config.ts";
@@ -23,11 +24,6 @@ import { attach } from "./vkernel-instance.ts";
  * checkpoint protocol. Without a config the program can only resume a thawed vkernel (`vkc
  * restore`): everything it needs is in the image's state region.
  */
-/** This vCPU's number, from its tp (its pcpu page; 0 for vCPU 0, the boot thread). */
-function mycpu(env: NativeEnv): number {
-  return env.tp === 0 ? 0 : (env.tp - PCPU_BASE) / PCPU_STRIDE;
-}
-
 export function createVkernelProgram(config?: VkernelConfig): NativeProgram {
   const cfg = config === undefined ? undefined : validateConfig(config);
   const boot = (ctx: NativeThreadContext, env: NativeEnv): NativeAction => {
@@ -39,7 +35,7 @@ export function createVkernelProgram(config?: VkernelConfig): NativeProgram {
     return a ?? vcpu(ctx, env);
   };
   const vcpu = (ctx: NativeThreadContext, env: NativeEnv): NativeAction => {
-    if (ctx.state === null) ctx.state = { cpu: mycpu(env), phase: "start" };
+    if (ctx.state === null) ctx.state = { cpu: cpuOfTp(env.tp), phase: "start" };
     const vk = attach(env.vm) ?? resumeThawed(env);
     if (vk === undefined) return { syscall: syscalls.SYS_exit_group, args: [VKERNEL_PANIC] };
     return vcpuStep(vk, ctx, env);
@@ -55,9 +51,10 @@ export function createVkernelProgram(config?: VkernelConfig): NativeProgram {
       "vke-tx": vkeTxStep,
       ckpt: ckptHandlerStep,
       thaw: thawHandlerStep,
+      winch: winchHandlerStep,
     },
     // Indexes are lwp_create entries: ROLE_VCPU, ROLE_VCONS_RX, then ROLE_VKE_RX/TX (dev/vke-boot.ts).
     threadRoles: ["vcpu", "vcons-rx", "vke-rx", "vke-tx"],
-    handlerRoles: ["ckpt", "thaw"],
+    handlerRoles: ["ckpt", "thaw", "winch"],
   };
 }

@@ -1,13 +1,16 @@
 import { InvalidArgumentError } from "../image-errors.ts";
 import type { Manifest } from "../model/model-manifest.ts";
 import { PAGE_SIZE, type Sha256Hex } from "../model/model-values.ts";
-import type { PageMap } from "../model/model-vm.ts";
+import type { VmObjectImage } from "../model/model-vm.ts";
 import type { ImageStore } from "./image-store-types.ts";
 import { sharedHashPool } from "./store-hash-pool.ts";
 import { writeKey } from "./store-keys.ts";
 import { MarkerHandle, newToken } from "./store-markers.ts";
 import { PackWriter } from "./store-pack-writer.ts";
 import type { PageLayout } from "./store-page-layout.ts";
+
+/** `entries` values: batch number × this + page in the batch. */
+const BATCH_SPAN = 2 ** 21;
 
 /**
  * Pages stored ahead of an image (pre-copy): their page maps and the packs holding them, in the
@@ -37,8 +40,13 @@ export interface StageStats {
  */
 export class PageStage {
   private readonly marker: MarkerHandle;
-  /** Object id → page index → [pack slot in `packs`, hash]. */
-  private readonly entries = new Map<number, Map<number, { slot: number; hash: Uint8Array }>>();
+  /**
+   * Object id → page index → where its latest staged copy is: `batch * BATCH_SPAN + i`, page `i`
+   * of `batches[batch]` (no per-page object or array: a stage holds every page of a process).
+   */
+  private readonly entries = new Map<number, Map<number, number>>();
+  /** Per `put`: the pages' digests (32 bytes each) and the slot in `packs` of each page's pack. */
+  private readonly batches: { digests: Uint8Array; slots: Uint32Array }[] = [];
   private readonly packs: Sha256Hex[] = [];
   private pagesStaged = 0;
   private bytesWritten = 0;
@@ -67,6 +75,7 @@ export class PageStage {
     if (objectIds.length < count || pageIndexes.length < count || bytes.length < count * PAGE_SIZE)
       throw new InvalidArgumentError("stage batch", `fewer than ${count} pages given`);
     if (count === 0) return;
+    if (count >= BATCH_SPAN) throw new InvalidArgumentError("stage batch", `${count} pages is too many`);
     const data = bytes.subarray(0, count * PAGE_SIZE);
     const { data: hashed, digests } = await sharedHashPool().pageDigests(data, PAGE_SIZE);
     const writer = new PackWriter(this.images.blobStore, this.marker, count * PAGE_SIZE, {
@@ -84,8 +93,12 @@ export class PageStage {
       if (full !== undefined) await full;
     }
     await writer.flush();
-    const slot = this.packs.length;
+    const first = this.packs.length;
     this.packs.push(...writer.packs);
+    const slots = new Uint32Array(count);
+    for (let i = 0; i < count; i++) slots[i] = first + writer.packOfBlob[ordinals[i]!]!;
+    const batch = this.batches.length;
+    this.batches.push({ digests, slots });
     for (let i = 0; i < count; i++) {
       const id = objectIds[i]!;
       let pages = this.entries.get(id);
@@ -93,8 +106,7 @@ export class PageStage {
         pages = new Map();
         this.entries.set(id, pages);
       }
-      const pack = slot + writer.packOfBlob[ordinals[i]!]!;
-      pages.set(pageIndexes[i]!, { slot: pack, hash: digests.slice(i * 32, i * 32 + 32) });
+      pages.set(pageIndexes[i]!, batch * BATCH_SPAN + i);
     }
     this.pagesStaged += count;
     this.bytesWritten += writer.payloadBytes;
@@ -115,33 +127,38 @@ export class PageStage {
 
   /** A snapshot of what is staged now, as a base for `writeImage` (later `put`s do not change it). */
   base(): StagedBase {
-    const used = new Map<number, number>();
-    const objects: { id: number; pages: PageMap; slots: number[] }[] = [];
-    for (const [id, pages] of this.entries) {
-      const indexes = [...pages.keys()].sort((a, b) => a - b);
-      const hashes = new Uint8Array(indexes.length * 32);
-      const slots: number[] = [];
-      indexes.forEach((index, k) => {
-        const entry = pages.get(index)!;
-        hashes.set(entry.hash, k * 32);
-        let slot = used.get(entry.slot);
-        if (slot === undefined) {
-          slot = used.size;
-          used.set(entry.slot, slot);
-        }
-        slots.push(slot);
-      });
-      objects.push({ id, pages: { indexes, hashes }, slots });
-    }
+    // Runs in the checkpoint's pause: typed arrays and plain loops, no per-page allocation.
+    const slotOf = new Int32Array(this.packs.length).fill(-1);
     const packs: Sha256Hex[] = [];
-    for (const [from, to] of used) packs[to] = this.packs[from]!;
-    return {
-      manifest: {
-        objects: objects.map((o) => ({ id: o.id, kind: "anon", size: 0, pages: o.pages })),
-        packs,
-      },
-      layout: { packs, slots: new Map(objects.map((o) => [o.id, Uint32Array.from(o.slots)])) },
-    };
+    const objects: VmObjectImage[] = [];
+    const layoutSlots = new Map<number, Uint32Array>();
+    for (const [id, pages] of this.entries) {
+      const sorted = Float64Array.from(pages.keys()).sort();
+      const n = sorted.length;
+      const indexes = new Array<number>(n);
+      const hashes = new Uint8Array(n * 32);
+      const slots = new Uint32Array(n);
+      for (let k = 0; k < n; k++) {
+        const index = sorted[k]!;
+        indexes[k] = index;
+        const ref = pages.get(index)!;
+        const batch = this.batches[Math.floor(ref / BATCH_SPAN)]!;
+        const i = ref % BATCH_SPAN;
+        const from = batch.digests;
+        for (let j = 0, at = i * 32, to = k * 32; j < 32; j++) hashes[to + j] = from[at + j]!;
+        const pack = batch.slots[i]!;
+        let slot = slotOf[pack]!;
+        if (slot < 0) {
+          slot = packs.length;
+          slotOf[pack] = slot;
+          packs.push(this.packs[pack]!);
+        }
+        slots[k] = slot;
+      }
+      objects.push({ id, kind: "anon", size: 0, pages: { indexes, hashes } });
+      layoutSlots.set(id, slots);
+    }
+    return { manifest: { objects, packs }, layout: { packs, slots: layoutSlots } };
   }
 
   stats(): StageStats {

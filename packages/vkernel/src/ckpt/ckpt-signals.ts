@@ -9,16 +9,22 @@ export const CKPT_SIGSET =
 /** Handler indexes (NATIVE_HANDLER_BASE + i runs `handlerRoles[i]`). */
 export const HANDLER_CKPT = 0;
 export const HANDLER_THAW = 1;
+export const HANDLER_WINCH = 2;
 
 const HANDLED = [
   [signals.SIGCKPT, HANDLER_CKPT],
   [signals.SIGCKPTEXIT, HANDLER_CKPT],
   [signals.SIGTHAW, HANDLER_THAW],
+  [signals.SIGWINCH, HANDLER_WINCH],
 ] as const;
 
+/** How many handlers boot installs (`installCheckpointHandlers(env, scratch, 0 … n-1)`). */
+export const HANDLER_COUNT = HANDLED.length;
+
 /**
- * rt_sigaction for the `i`-th checkpoint signal (0 SIGCKPT, 1 SIGCKPTEXIT, 2 SIGTHAW), with every
- * checkpoint signal masked while a handler runs (a second SIGCKPT waits for the first to finish).
+ * rt_sigaction for the `i`-th handled signal (0 SIGCKPT, 1 SIGCKPTEXIT, 2 SIGTHAW, 3 SIGWINCH for
+ * vcons), with every checkpoint signal masked while a handler runs (a second SIGCKPT waits for the
+ * first to finish).
  */
 export function installCheckpointHandlers(env: NativeEnv, scratch: number, i: number): NativeAction {
   const [sig, handler] = HANDLED[i] ?? HANDLED[0];
