@@ -463,7 +463,14 @@ export class Kernel implements DeviceHost {
     if (noChildWait(parent)) this.reapProcess(proc);
     this.wakeup(waitChannel(parent.pid));
     const code = signal === 0 ? CLD_EXITED : CLD_KILLED;
-    const info = { signo: SIGCHLD, code, addr: 0, pid: proc.pid, uid: proc.cred.uid, status: signal || status };
+    const info = {
+      signo: SIGCHLD,
+      code,
+      addr: 0,
+      pid: proc.pid,
+      uid: proc.cred.uid,
+      status: signal || status,
+    };
     this.postSignal(parent, SIGCHLD, info);
   }
 

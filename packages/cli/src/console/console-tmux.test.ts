@@ -58,8 +58,9 @@ async function waitFor(pane: string, pattern: RegExp): Promise<RegExpMatchArray>
  * Type the command line that saves the terminal mode, runs vkc, prints its exit status and
  * whether the mode came back the same.
  */
-function runVkc(pane: string, dir: string, args: string): void {
-  const vkc = `node --import tsx --conditions=@vkc/source ${join(ROOT, "packages/cli/src/bin.ts")}`;
+function runVkc(pane: string, dir: string, args: string, preload = ""): void {
+  const imports = preload === "" ? "--import tsx" : `--import tsx --import ${preload}`;
+  const vkc = `node ${imports} --conditions=@vkc/source ${join(ROOT, "packages/cli/src/bin.ts")}`;
   const line =
     `cd ${ROOT}; before=$(stty -g); VKC_STORE=file:${dir}/store sh -c 'echo $$ > ${dir}/pid; exec ${vkc} ${args}'; ` +
     `echo "EXIT=$?"; [ "$(stty -g)" = "$before" ] && echo MODE=same || echo MODE=changed`;
@@ -185,6 +186,15 @@ describe("vkc run on a terminal (tmux)", () => {
     expect(screen(pane)).toMatch(
       /vkc: .*sigckpt\.elf: stopped after \d+ instructions \(--max-instructions\)/,
     );
+  }, 90_000);
+
+  test("a crash while attached (an uncaught exception) still leaves the terminal as it was", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vkc-console-"));
+    const pane = openPane(dir);
+    const crash = join(import.meta.dirname, "__fixtures__/crash-when-raw.mjs");
+    runVkc(pane, dir, `run ${GUEST}/ttyraw.elf`, crash);
+    await waitFor(pane, /EXIT=1\s+MODE=same/);
+    expect(screen(pane)).toMatch(/simulated crash while attached/);
   }, 90_000);
 
   test("vkc boot: SIGINT sent to vkc restores the terminal and exits 130", async () => {
