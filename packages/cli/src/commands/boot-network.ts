@@ -38,11 +38,21 @@ export async function openBootNetwork(
   const bridge = bridges.create(BOOT_BRIDGE);
   const network = { bridges, taps: Math.max(...taps.map((t) => t.unit)) + 1 };
   if (udpBridge === undefined) return { network, uplink: null, close: async () => {} };
-  const first = taps[0] as TapSpec;
-  const { guestIp, uplinkIp } = uplinkAddresses(first);
-  let uplink: UdpUplink;
+  const uplink = await openUplink(udpBridge, uplinkAddresses(taps[0] as TapSpec));
+  uplink.attachTo(bridge);
+  return { network, uplink: uplink.address(), close: () => uplink.close() };
+}
+
+/**
+ * The `UdpUplink` of `--udp-bridge` (vkc run and vkc boot): real datagrams to HOST:PORT go to
+ * `guestIp`, same port unless the image recorded another; a port in use is one CLI line.
+ */
+export async function openUplink(
+  udpBridge: UdpBridgeSpec,
+  { guestIp, uplinkIp }: { guestIp: string; uplinkIp: string },
+): Promise<UdpUplink> {
   try {
-    uplink = await UdpUplink.open({
+    return await UdpUplink.open({
       bindAddress: udpBridge.host,
       port: udpBridge.port,
       ip: uplinkIp,
@@ -56,6 +66,4 @@ export async function openBootNetwork(
       cause: error,
     });
   }
-  uplink.attachTo(bridge);
-  return { network, uplink: uplink.address(), close: () => uplink.close() };
 }

@@ -1,5 +1,6 @@
-import { BridgeRegistry, type KernelOptions, UdpUplink, UdpUplinkError } from "@vkc/host-kernel";
-import { CliError, UsageError } from "../errors.ts";
+import { BridgeRegistry, type KernelOptions } from "@vkc/host-kernel";
+import { UsageError } from "../errors.ts";
+import { openUplink } from "./boot-network.ts";
 import { type UdpBridgeSpec, uplinkAddresses } from "./boot-options.ts";
 import type { NetSpec } from "./net-options.ts";
 
@@ -39,27 +40,10 @@ export async function openRunNetwork(
   const network = { bridges, interfaces };
   if (udpBridge === undefined) return { network, uplink: null, close: async () => {} };
   const first = nets[0] as NetSpec;
-  const { guestIp, uplinkIp } = uplinkAddresses({
-    name: first.name,
-    unit: 0,
-    address: `${first.address}/${first.prefixLength}`,
-  });
-  let uplink: UdpUplink;
-  try {
-    uplink = await UdpUplink.open({
-      bindAddress: udpBridge.host,
-      port: udpBridge.port,
-      ip: uplinkIp,
-      guestIp,
-      guestPort: udpBridge.guestPort ?? udpBridge.port,
-    });
-  } catch (error) {
-    if (!UdpUplinkError.isInstance(error)) throw error;
-    const message = (error as Error).message.split("\n")[0] ?? "";
-    throw new CliError("UDP_BRIDGE", `--udp-bridge ${udpBridge.host}:${udpBridge.port}: ${message}`, {
-      cause: error,
-    });
-  }
+  const uplink = await openUplink(
+    udpBridge,
+    uplinkAddresses({ name: first.name, unit: 0, address: `${first.address}/${first.prefixLength}` }),
+  );
   const bridge = bridges.get(first.bridge);
   if (bridge !== undefined) uplink.attachTo(bridge);
   return { network, uplink: uplink.address(), close: () => uplink.close() };

@@ -9,10 +9,9 @@ import { createKernel, type Kernel, type KernelOptions } from "../kernel.ts";
 import { rebuildNetStack, rebuildSocket } from "../net/socket-image.ts";
 import { type Lwp, Process } from "../proc/proc-types.ts";
 import { VmObject } from "../vm/vm-object.ts";
-import { type VmMapEntry, VmSpace } from "../vm/vm-space.ts";
+import { VmSpace } from "../vm/vm-space.ts";
 import { bytes, CborShapeError, int, ints, list, map, str } from "./ckpt-cbor.ts";
 import { RebuildError } from "./ckpt-errors.ts";
-import { fromImageEntryFlags } from "./ckpt-flags.ts";
 import { fromSigSet } from "./ckpt-sigset.ts";
 import {
   checkDescription,
@@ -21,7 +20,7 @@ import {
   type ProcessPlan,
   type RebuildPlan,
 } from "./rebuild-check.ts";
-import { buildLwp, inputEvents, restoreScheduler, restoreTty, sigInfos } from "./thaw.ts";
+import { buildLwp, buildVmSpace, inputEvents, restoreScheduler, restoreTty, sigInfos } from "./thaw.ts";
 
 /** Puts a described page into an object (see `RebuildOptions.adoptPage`). */
 export type AdoptPage = (object: VmObject, index: number, ref: CborValue, path: string) => void;
@@ -273,26 +272,7 @@ function buildProcess(
   const image = pp.image;
   const ext = pp.ext;
   const where = `${pp.path}.extensions.hostKernel`;
-  const vm = new VmSpace(kernel.ids);
-  for (const e of image.vmspace.entries) {
-    const object = objects.get(e.objectId ?? -1) as VmObject;
-    object.refs += 1;
-    const entry: VmMapEntry = {
-      start: e.start,
-      end: e.end,
-      prot: e.prot,
-      maxprot: e.maxprot ?? e.prot,
-      flags: fromImageEntryFlags(e.flags),
-      object,
-      offset: e.offset * PAGE_SIZE,
-      type: e.type,
-      masterPde: e.masterPde ?? 0,
-    };
-    vm.entries.push(entry);
-  }
-  vm.brkBase = image.vmspace.brk.start;
-  vm.brk = image.vmspace.brk.end;
-  vm.invalidate();
+  const vm = buildVmSpace(kernel, image.vmspace, objects);
 
   const proc = new Process(
     image.pid,

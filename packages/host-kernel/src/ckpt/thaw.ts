@@ -387,26 +387,7 @@ function build(plan: Plan, options: ThawOptions): Kernel {
       object.dirty.clear();
       objects.set(o.id, object);
     }
-    const vm = new VmSpace(kernel.ids);
-    for (const e of image.vmspace.entries) {
-      const object = objects.get(e.objectId ?? -1) as VmObject;
-      object.refs += 1;
-      const entry: VmMapEntry = {
-        start: e.start,
-        end: e.end,
-        prot: e.prot,
-        maxprot: e.maxprot ?? e.prot,
-        flags: fromImageEntryFlags(e.flags),
-        object,
-        offset: e.offset * PAGE_SIZE,
-        type: e.type,
-        masterPde: e.masterPde ?? 0,
-      };
-      vm.entries.push(entry);
-    }
-    vm.brkBase = image.vmspace.brk.start;
-    vm.brk = image.vmspace.brk.end;
-    vm.invalidate();
+    const vm = buildVmSpace(kernel, image.vmspace, objects);
 
     // 2. Descriptors: one open file description per shared index; pipes by id.
     const fds = new FdTable();
@@ -717,4 +698,33 @@ export function signalFrames(n: CborMap, path: string): NativeSignalFrame[] {
       mask: [mask[0] as number, mask[1] as number],
     };
   });
+}
+
+/** A process's address space from its image: map entries over the already built `objects`. */
+export function buildVmSpace(
+  kernel: Kernel,
+  vmspace: ProcessImage["vmspace"],
+  objects: ReadonlyMap<number, VmObject>,
+): VmSpace {
+  const vm = new VmSpace(kernel.ids);
+  for (const e of vmspace.entries) {
+    const object = objects.get(e.objectId ?? -1) as VmObject;
+    object.refs += 1;
+    const entry: VmMapEntry = {
+      start: e.start,
+      end: e.end,
+      prot: e.prot,
+      maxprot: e.maxprot ?? e.prot,
+      flags: fromImageEntryFlags(e.flags),
+      object,
+      offset: e.offset * PAGE_SIZE,
+      type: e.type,
+      masterPde: e.masterPde ?? 0,
+    };
+    vm.entries.push(entry);
+  }
+  vm.brkBase = vmspace.brk.start;
+  vm.brk = vmspace.brk.end;
+  vm.invalidate();
+  return vm;
 }
