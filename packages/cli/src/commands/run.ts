@@ -17,7 +17,7 @@ import { CliError } from "../errors.ts";
 import type { CliIO } from "../main.ts";
 import { jsonEvent, openConsole } from "../output.ts";
 import type { MeterOptions } from "../progress/progress-meter.ts";
-import { meterWrite } from "../progress/write-meter.ts";
+import { expectedWriteBytes, meterWrite } from "../progress/write-meter.ts";
 import { openStore } from "../stores/store-registry.ts";
 import { signKey, storeUrl } from "../stores/store-session.ts";
 import type { UdpBridgeSpec } from "./boot-options.ts";
@@ -278,7 +278,15 @@ export class LazyStoreTarget implements CheckpointTarget {
   ): Promise<CheckpointWritten> {
     const inner = this.inner ?? (await this.open());
     const write = () => inner.checkpoint(kernel, pid, options);
-    const written = await meterWrite(this.io, this.images, this.notices !== null, write, this.meter);
+    const expected = expectedWriteBytes(kernel, pid, this.imagesWritten > 0);
+    const written = await meterWrite(
+      this.io,
+      this.images,
+      this.notices !== null,
+      write,
+      this.meter,
+      expected,
+    );
     if (this.precopy !== null && pid === this.precopyPid) {
       this.precopy = kernel.procs.get(pid)?.state === "alive" ? inner.startPrecopy(kernel, pid) : null;
     }

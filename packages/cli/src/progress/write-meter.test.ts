@@ -5,6 +5,7 @@ import { createKernel, guestProgramPath } from "@vkc/host-kernel";
 import { describe, expect, test } from "vitest";
 import { LazyStoreTarget } from "../commands/run.ts";
 import { captureIO } from "../io-capture.ts";
+import { expectedWriteBytes } from "./write-meter.ts";
 
 const ERASE = "\u001b[K";
 
@@ -33,7 +34,10 @@ describe("progress of a checkpoint being written", () => {
     expect(io.stdout()).toBe("");
     // Each redraw and the checkpoint's own line start by erasing the line (ESC [ K).
     const lines = io.stderr().split(`\r${ERASE}`);
-    expect(lines.some((l) => /^write: [0-9.]+ (B|KiB)/.test(l))).toBe(true);
+    // With the tree's dirty pages as its total: a bar, how much of it, and a percentage.
+    expect(
+      lines.some((l) => /^write: \[[#.]+\] [0-9.]+ (B|KiB|MiB) of [0-9.]+ (KiB|MiB) \(\d+%\)/.test(l)),
+    ).toBe(true);
     expect(lines.some((l) => /^vkc: checkpoint [0-9a-f]{12} of pid 1 at 40000 instructions/.test(l))).toBe(
       true,
     );
@@ -61,5 +65,20 @@ describe("progress of a checkpoint being written", () => {
     await target.close();
     expect(io.stderr()).toBe("");
     expect(notices).toHaveLength(2);
+  });
+
+  test("the meter's total: resident pages of the tree for a full image, dirty ones for an incremental", async () => {
+    const { target, kernel, pid } = await stoppedRun();
+    const full = expectedWriteBytes(kernel, pid, false);
+    expect(full).toBeGreaterThan(0);
+    expect(full % 4096).toBe(0);
+    await target.checkpoint(kernel, pid);
+    await target.close();
+    // The checkpoint cleared the dirty bits: an incremental image now would write nothing new.
+    expect(expectedWriteBytes(kernel, pid, true)).toBe(0);
+    await kernel.run({ stopAt: 40_000 });
+    const incremental = expectedWriteBytes(kernel, pid, true);
+    expect(incremental).toBeGreaterThan(0);
+    expect(incremental).toBeLessThanOrEqual(full);
   });
 });
