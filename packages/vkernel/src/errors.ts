@@ -33,13 +33,6 @@ export class PhysAccessError extends VkernelError {
   }
 }
 
-/** The guest ELF cannot be loaded into memimage. */
-export class GuestLoadError extends VkernelError {
-  constructor(what: string, problem: string, options?: { cause?: unknown }) {
-    super("GUEST_LOAD", `guest ${what}: ${problem}`, options);
-  }
-}
-
 /** A VkernelConfig field is out of range. */
 export class VkernelConfigError extends VkernelError {
   constructor(field: string, problem: string) {

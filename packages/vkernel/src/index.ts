@@ -1,10 +1,4 @@
 export {
-  createVkernelSliceProgram,
-  SLICE_GUEST_ID,
-  VKERNEL_PANIC_STATUS,
-  type VkernelSliceConfig,
-} from "./boot-program.ts";
-export {
   readVkernelSection,
   VKERNEL_SECTION_VERSION,
   type VkernelImageSection,
@@ -12,20 +6,18 @@ export {
 } from "./ckpt/image-section.ts";
 export { VKE_DEFAULT_BRIDGE, type VkeInterface, vkeInterfaces } from "./dev/vke-config.ts";
 export {
-  GuestLoadError,
   PhysAccessError,
   PhysExhaustedError,
   VkernelConfigError,
   VkernelError,
   VkernelStateError,
 } from "./errors.ts";
-export { type GuestLoadRequest, type LoadedGuest, loadGuest } from "./guest-loader.ts";
 export * from "./memimage-layout.ts";
 export { arrayPhysMemory, PhysAllocator, type PhysMemory, vmPhysMemory } from "./phys-memory.ts";
 export { Memimage } from "./platform/memimage.ts";
+export { VKERNEL_PANIC as VKERNEL_PANIC_STATUS } from "./platform/vcpu.ts";
 export { VkHart } from "./platform/vk-hart.ts";
 export { VkPmap } from "./platform/vk-pmap.ts";
-export { copyinGuest, copyoutGuestKernel, pteFlags, Sv32Pmap } from "./pmap-sv32.ts";
 export {
   MAX_MEMORY_BYTES,
   VKERNEL_PATH,

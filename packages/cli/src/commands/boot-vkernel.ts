@@ -2,7 +2,6 @@ import type { ImageStore, Manifest } from "@vkc/checkpoint";
 import type { NativeProgram } from "@vkc/host-kernel";
 import {
   createVkernelProgram,
-  createVkernelSliceProgram,
   readVkernelView as readView,
   readVkernelSection,
   VKERNEL_PATH,
@@ -16,8 +15,7 @@ import { CliError } from "../errors.ts";
 
 /**
  * The CLI's one seam onto `@vkc/vkernel`: `vkc boot`, `vkc restore`, `vkc images show` and the
- * demo make the vkernel program and read its view only through here. Tests of the CLI's own
- * plumbing can swap in the milestone-0 slice (`useSliceVkernel`).
+ * demo make the vkernel program and read its view only through here.
  */
 
 export { VKERNEL_PATH };
@@ -25,43 +23,19 @@ export { VKERNEL_PATH };
 /** The vkernel's configuration (the package's `VkernelConfig`): guests are host VFS paths. */
 export type BootConfig = Omit<VkernelConfig, "testHooks">;
 
-let sliceOnly = false;
-
 /**
- * For tests of the CLI's own plumbing (flags, images, restore wiring): boot the milestone-0 slice
- * (one guest, write/exit only, checkpoint signals left at SIG_DFL so the host freezes it) instead
- * of the full vkernel.
+ * The `/boot/vkernel` program: for a boot, made from `config`; for a restore, with no config (the
+ * vkernel's state is in the image). A config the vkernel refuses is one line (exit 1).
  */
-export function useSliceVkernel(on: boolean): void {
-  sliceOnly = on;
-}
-
-/**
- * The `/boot/vkernel` program. For a boot, `config`; for a restore, the full vkernel takes no
- * config (its state is in the image), the slice is rebuilt from the config the image recorded.
- * `files` are the guest ELFs by their host VFS path (the slice takes the first one's bytes).
- * A config the vkernel refuses is one line (exit 1).
- */
-export function vkernelProgram(
-  config: BootConfig,
-  files: Readonly<Record<string, Uint8Array>>,
-  mode: "boot" | "restore",
-): NativeProgram {
-  if (!sliceOnly) {
-    try {
-      return mode === "boot" ? createVkernelProgram(config) : createVkernelProgram();
-    } catch (error) {
-      if (!VkernelError.isInstance(error)) throw error;
-      throw new CliError("VKERNEL", `cannot boot the vkernel: ${error.message.split("\n")[0]}`, {
-        cause: error,
-      });
-    }
+export function vkernelProgram(config: BootConfig, mode: "boot" | "restore"): NativeProgram {
+  try {
+    return mode === "boot" ? createVkernelProgram(config) : createVkernelProgram();
+  } catch (error) {
+    if (!VkernelError.isInstance(error)) throw error;
+    throw new CliError("VKERNEL", `cannot boot the vkernel: ${error.message.split("\n")[0]}`, {
+      cause: error,
+    });
   }
-  const first = config.guests[0];
-  const elf = first === undefined ? undefined : files[first.path];
-  if (first === undefined || elf === undefined)
-    throw new CliError("VKERNEL", "the vkernel image names no guest");
-  return createVkernelSliceProgram({ elf, argv: first.argv, memoryBytes: config.memoryBytes });
 }
 
 /** The vkernel's own view of a vkernel image (plain data), or null (not a vkernel, or not readable). */

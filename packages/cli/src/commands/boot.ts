@@ -92,7 +92,7 @@ export async function boot(guests: readonly GuestSpec[], opts: BootOptions, io: 
       seed: opts.seed,
       console: output,
       files,
-      natives: { [VKERNEL_PATH]: vkernelProgram(config, files, "boot") },
+      natives: { [VKERNEL_PATH]: vkernelProgram(config, "boot") },
       checkpointTarget: target,
       ...(net.network === undefined ? {} : { network: net.network }),
       ...(tty === null ? {} : { liveInput: true, winsize: tty.winsize() }),

@@ -157,7 +157,7 @@ async function vkernelHost(
     }
     files[guest.path] = bytes;
   }
-  const program = vkernelProgram(boot.config, files, "restore");
+  const program = vkernelProgram(boot.config, "restore");
   const network = await openBootNetwork(boot.taps, boot.udpBridge);
   return {
     options: {
