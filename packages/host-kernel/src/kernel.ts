@@ -111,6 +111,8 @@ export interface KernelOptions {
    * machine's interpreter, `new Hart(vm)`). A vkernel platform can bring its own.
    */
   createHart?: (vm: VmSpace) => LwpHart;
+  /** Called when a process exits (becomes a zombie, before any reaping): a platform's hook. */
+  onProcessExit?: (pid: number) => void;
 }
 
 /** A program for `spawnImage`: what an ELF loader produces. */
@@ -451,6 +453,7 @@ export class Kernel implements DeviceHost {
     proc.exitSignal = signal;
     proc.fds.closeAll();
     this.reparentChildren(proc);
+    this.options.onProcessExit?.(proc.pid);
     if (proc.autoReap) {
       this.reapProcess(proc);
       return;

@@ -27,6 +27,8 @@ export class VkernelInstance {
   readonly mem: Memimage;
   /** Inner pid → its pmap (and guest vmspace). */
   readonly pmaps = new Map<number, VkPmap>();
+  /** Inner pids that exited since `deadPmap` last looked (their pmaps, if any, are dead). */
+  readonly exited: number[] = [];
   readonly cpus: VcpuCache[];
   /** Inner console output not yet written to the host's fd 1. */
   readonly consoleOut: Uint8Array[] = [];
@@ -53,6 +55,7 @@ export class VkernelInstance {
         liveInput: true,
         createHart: (space) => new VkHart(space),
         netifs: vkeNetifs(config, vm),
+        onProcessExit: (pid) => this.exited.push(pid),
       });
     this.inner.ids.backend = this.mem.backend();
     this.zeroPhys = zeroPhys ?? this.mem.allocZeroed();
@@ -75,11 +78,15 @@ export class VkernelInstance {
     return tid === null || tid === undefined ? undefined : this.inner.lwps.get(tid);
   }
 
-  /** A pmap whose process is gone: its guest vmspace can be destroyed. */
+  /**
+   * A pmap whose process is gone: its guest vmspace can be destroyed. Fed by the inner kernel's
+   * `onProcessExit`, so the vCPU loop asks in O(1) instead of scanning every pmap.
+   */
   deadPmap(): VkPmap | undefined {
-    for (const [pid, p] of this.pmaps) {
-      const proc = this.inner.procs.get(pid);
-      if (proc === undefined || proc.state === "zombie") return p;
+    while (this.exited.length > 0) {
+      const p = this.pmaps.get(this.exited[0] as number);
+      if (p !== undefined) return p; // dropPmap removes it; the pid leaves the queue below
+      this.exited.shift();
     }
     return undefined;
   }

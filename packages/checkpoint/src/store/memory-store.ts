@@ -89,6 +89,21 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): MemoryStore {
     return value === undefined ? undefined : value.slice();
   }
 
+  /** Bytes [offset, offset + length) of `key` (clipped at its end), for `getRange` and `getRangeSync`. */
+  function readRange(key: string, offset: number, length: number): Uint8Array | undefined {
+    assertValidKey(key);
+    checkRange(offset, length);
+    count("getRanges");
+    const value = blobs.get(key);
+    if (value === undefined) return undefined;
+    const slice = value.slice(
+      Math.min(offset, value.byteLength),
+      Math.min(offset + length, value.byteLength),
+    );
+    stats.bytesRead += slice.byteLength;
+    return slice;
+  }
+
   /** Keys after `after` that start with `prefix`, ascending, at most one page. */
   function page(prefix: string, after: string | undefined): string[] {
     const keys: string[] = [];
@@ -155,32 +170,10 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): MemoryStore {
       return read(key);
     },
 
-    getRangeSync(key, offset, length) {
-      assertValidKey(key);
-      checkRange(offset, length);
-      count("getRanges");
-      const value = blobs.get(key);
-      if (value === undefined) return undefined;
-      const slice = value.slice(
-        Math.min(offset, value.byteLength),
-        Math.min(offset + length, value.byteLength),
-      );
-      stats.bytesRead += slice.byteLength;
-      return slice;
-    },
+    getRangeSync: readRange,
 
     async getRange(key, offset, length) {
-      assertValidKey(key);
-      checkRange(offset, length);
-      count("getRanges");
-      const value = blobs.get(key);
-      if (value === undefined) return undefined;
-      const slice = value.slice(
-        Math.min(offset, value.byteLength),
-        Math.min(offset + length, value.byteLength),
-      );
-      stats.bytesRead += slice.byteLength;
-      return slice;
+      return readRange(key, offset, length);
     },
 
     async head(key) {

@@ -1,5 +1,5 @@
 import { createSocket } from "node:dgram";
-import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
@@ -81,6 +81,8 @@ describe("vkc boot", () => {
 
   test("bad flags and files are one line naming the flag, with exit status 2 (usage) or 1", async () => {
     const dir = tmp();
+    const notElf = join(dir, "not-an.elf");
+    writeFileSync(notElf, "#!/bin/sh\necho not an ELF\n");
     const cases: [string[], number, RegExp][] = [
       [["boot", "--vcpus", "0", "--", guest("hello")], 2, /--vcpus must be a whole number from 1 to 64/],
       [["boot", "--vcpus", "65", "--", guest("hello")], 2, /--vcpus/],
@@ -96,6 +98,11 @@ describe("vkc boot", () => {
       [["boot", "--", guest("hello"), "--"], 2, /guest 2 has no ELF/],
       [["boot", "--"], 2, /missing required argument 'elf'/],
       [["boot", "--", join(dir, "missing.elf")], 1, /cannot read ELF file .*missing\.elf: no such file/],
+      [
+        ["boot", "--", guest("hello"), "--", notElf],
+        1,
+        /^vkc: guest .*not-an\.elf: not an ELF file \(bad magic\)$/m,
+      ],
     ];
     for (const [argv, status, message] of cases) {
       const io = captureIO();

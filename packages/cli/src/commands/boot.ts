@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { basename, resolve } from "node:path";
-import { createKernel, type Kernel, type RunResult, signals } from "@vkc/host-kernel";
+import { createKernel, ElfError, type Kernel, parseElf, type RunResult, signals } from "@vkc/host-kernel";
 import { CliError } from "../errors.ts";
 import type { CliIO } from "../main.ts";
 import { openConsole } from "../output.ts";
@@ -41,6 +41,19 @@ export const sha256 = (bytes: Uint8Array): string => createHash("sha256").update
 export const guestVfsPath = (i: number, elf: string): string => `/guest/${i}/${basename(elf)}`;
 
 /**
+ * A guest the vkernel could not load would only end it with its panic status: check each ELF here,
+ * with the host's own loader checks, so a bad one is one line naming the file.
+ */
+function checkGuestElf(file: string, bytes: Uint8Array): void {
+  try {
+    parseElf(bytes);
+  } catch (error) {
+    if (!ElfError.isInstance(error)) throw error;
+    throw new CliError("ELF", `guest ${file}: ${error.message.split("\n")[0]}`, { cause: error });
+  }
+}
+
+/**
  * `vkc boot [options] -- <elf> [args] [-- <elf> [args]]…`: start a vkernel (a native host process,
  * `/boot/vkernel`) on a fresh host kernel, running those programs as its virtual processes; the
  * exit status is the vkernel's, which is its first guest's. Checkpoints at `--checkpoint-at`
@@ -55,6 +68,7 @@ export async function boot(guests: readonly GuestSpec[], opts: BootOptions, io: 
   const guestHashes: Record<string, string> = {};
   for (const [i, guest] of guests.entries()) {
     const bytes = new Uint8Array(await readHostFile(guest.elf, "ELF file"));
+    checkGuestElf(guest.elf, bytes);
     const path = guestVfsPath(i, guest.elf);
     files[path] = bytes;
     hostPaths[path] = resolve(guest.elf);

@@ -126,6 +126,7 @@ export function rebuildVkernel(state: CborMap, vm: VmSpace): VkernelInstance {
     liveInput: state.inputClosed !== true,
     createHart: (space) => new VkHart(space),
     netifs: vkeNetifs(config, vm),
+    onProcessExit: (pid) => vk?.exited.push(pid),
     configure: (k) => {
       k.ids.backend = null; // set below, once memimage is known
     },
@@ -160,6 +161,11 @@ export function rebuildVkernel(state: CborMap, vm: VmSpace): VkernelInstance {
         (root as number) * PAGE_BYTES,
       ),
     );
+  }
+  // Processes that had exited before the freeze and still hold a pmap: dead now too.
+  for (const pid of instance.pmaps.keys()) {
+    const proc = inner.procs.get(pid);
+    if (proc === undefined || proc.state === "zombie") instance.exited.push(pid);
   }
   for (const item of listOf(state, "pending")) {
     const [tid, cause, value, signo, code, retired, pc] = item as number[];
