@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
-import { type Checksum, findChecksum, verifyChecksum, verifyContentMd5 } from "./server-checksum.ts";
+import { type Checksum, findChecksum, md5Hex, verifyChecksum, verifyContentMd5 } from "./server-checksum.ts";
 import { errors, type S3Fault } from "./server-errors.ts";
+import { digestBody } from "./server-hash-worker.ts";
 import { type AuthResult, EMPTY_SHA256, hmacHex, sameSignature, sha256Hex } from "./server-sigv4.ts";
 
 /**
@@ -8,11 +9,36 @@ import { type AuthResult, EMPTY_SHA256, hmacHex, sameSignature, sha256Hex } from
  * signed and unsigned trailers), and checking every hash the client sent with it.
  */
 
-export interface RequestBody {
-  data: Buffer;
-  /** The flexible checksum sent with the body (header or trailer), already verified. */
-  checksum: Checksum | undefined;
+/**
+ * A request body as the chunks it arrived in: an object's bytes are hashed and written chunk by
+ * chunk, never joined into one fresh buffer (a copy and a page fault per 4 KiB of new memory).
+ */
+export class RequestBody {
+  private joined: Buffer | undefined;
+
+  constructor(
+    readonly chunks: readonly Buffer[],
+    readonly size: number,
+    /** The flexible checksum sent with the body (header or trailer), already verified. */
+    readonly checksum: Checksum | undefined = undefined,
+    private md5: string | undefined = undefined,
+  ) {}
+
+  /** The whole body in one buffer (joined on first use: for XML bodies and multipart parts). */
+  get data(): Buffer {
+    this.joined ??= this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.size);
+    return this.joined;
+  }
+
+  /** MD5 of the body, hex (S3's ETag); large bodies had it computed on a worker as they were read. */
+  md5Hex(): string {
+    this.md5 ??= md5Hex(this.chunks);
+    return this.md5;
+  }
 }
+
+/** Bodies at least this large are hashed on the worker (server-hash-worker.ts). */
+const WORKER_MIN_BYTES = 256 * 1024;
 
 const STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
 const STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
@@ -24,18 +50,18 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v.join(",") : v;
 }
 
-/** Read at most `max` raw bytes; more throws EntityTooLarge (and leaves the rest unread). */
-function readRaw(req: IncomingMessage, max: number, tooLarge: () => S3Fault): Promise<Buffer> {
+/** Read at most `max` raw bytes, as they came; more throws EntityTooLarge (and leaves the rest unread). */
+function readRaw(req: IncomingMessage, max: number, tooLarge: () => S3Fault): Promise<RequestBody> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
-    const finish = (err: unknown, value?: Buffer) => {
+    const finish = (err: unknown, value?: RequestBody) => {
       if (done) return;
       done = true;
       req.off("data", onData);
       if (err) reject(err);
-      else resolve(value as Buffer);
+      else resolve(value as RequestBody);
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
@@ -47,7 +73,7 @@ function readRaw(req: IncomingMessage, max: number, tooLarge: () => S3Fault): Pr
       chunks.push(chunk);
     };
     req.on("data", onData);
-    req.once("end", () => finish(undefined, Buffer.concat(chunks, size)));
+    req.once("end", () => finish(undefined, new RequestBody(chunks, size)));
     req.once("error", () => finish(errors.incompleteBody()));
     req.once("aborted", () => finish(errors.incompleteBody()));
   });
@@ -64,7 +90,7 @@ export async function readRequestBody(
   const fields = new Map<string, string>();
   for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") fields.set(k, v);
 
-  let data: Buffer;
+  let body: RequestBody;
   if (streaming) {
     if (
       mode !== STREAMING_SIGNED &&
@@ -89,20 +115,20 @@ export async function readRequestBody(
     if (decodedLength !== undefined && decodedLength > maxBytes) throw tooLarge();
     // Framing costs at most ~100 bytes per chunk; chunks are >= 8 KiB except the last.
     const raw = await readRaw(req, Math.ceil(maxBytes * 1.05) + 64 * 1024, tooLarge);
-    const decoded = decodeAwsChunked(raw, auth, mode !== STREAMING_UNSIGNED_TRAILER, maxBytes);
+    const decoded = decodeAwsChunked(raw.data, auth, mode !== STREAMING_UNSIGNED_TRAILER, maxBytes);
     for (const [k, v] of decoded.trailers) fields.set(k, v);
     if (decodedLength !== undefined && decoded.data.length !== decodedLength) throw errors.incompleteBody();
-    data = decoded.data;
+    body = new RequestBody([decoded.data], decoded.data.length);
   } else {
     const lengthHeader = header(req, "content-length");
     if (lengthHeader !== undefined) {
       const declared = Number(lengthHeader);
       if (declared > maxBytes) throw tooLarge();
     }
-    data = await readRaw(req, maxBytes, tooLarge);
-    if (lengthHeader !== undefined && Number(lengthHeader) !== data.length) throw errors.incompleteBody();
+    body = await readRaw(req, maxBytes, tooLarge);
+    if (lengthHeader !== undefined && Number(lengthHeader) !== body.size) throw errors.incompleteBody();
     if (/^[0-9a-f]{64}$/i.test(mode)) {
-      if (sha256Hex(data) !== mode.toLowerCase()) throw errors.contentSha256Mismatch();
+      if (sha256Hex(body.chunks) !== mode.toLowerCase()) throw errors.contentSha256Mismatch();
     } else if (mode !== "UNSIGNED-PAYLOAD") {
       throw errors.invalidArgument(
         "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-... or a SHA-256",
@@ -112,11 +138,18 @@ export async function readRequestBody(
     }
   }
 
-  const md5 = fields.get("content-md5");
-  if (md5 !== undefined) verifyContentMd5(md5, data);
   const checksum = findChecksum(fields);
-  if (checksum !== undefined) verifyChecksum(checksum, data);
-  return { data, checksum };
+  let chunks = body.chunks;
+  let md5: string | undefined;
+  let crc32: number | undefined;
+  if (body.size >= WORKER_MIN_BYTES) {
+    const digests = await digestBody(chunks, checksum?.algorithm === "CRC32");
+    ({ chunks, md5, crc32 } = digests);
+  }
+  const sentMd5 = fields.get("content-md5");
+  if (sentMd5 !== undefined) verifyContentMd5(sentMd5, md5 ?? chunks);
+  if (checksum !== undefined) verifyChecksum(checksum, chunks, crc32);
+  return new RequestBody(chunks, body.size, checksum, md5);
 }
 
 interface Decoded {

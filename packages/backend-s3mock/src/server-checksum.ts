@@ -25,7 +25,14 @@ export interface Checksum {
 
 let crc32cTable: Uint32Array | undefined;
 
-function crc32c(data: Uint8Array): number {
+/** Bytes to check: one buffer, or the chunks a body arrived in (hashed in order, never joined). */
+export type Bytes = Uint8Array | readonly Uint8Array[];
+
+function chunksOf(data: Bytes): readonly Uint8Array[] {
+  return data instanceof Uint8Array ? [data] : data;
+}
+
+function crc32c(data: Bytes): number {
   if (crc32cTable === undefined) {
     crc32cTable = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {
@@ -36,9 +43,17 @@ function crc32c(data: Uint8Array): number {
   }
   const table = crc32cTable;
   let crc = 0xffffffff;
-  for (let i = 0; i < data.length; i++)
-    crc = (table[(crc ^ (data[i] as number)) & 0xff] as number) ^ (crc >>> 8);
+  for (const chunk of chunksOf(data)) {
+    for (let i = 0; i < chunk.length; i++)
+      crc = (table[(crc ^ (chunk[i] as number)) & 0xff] as number) ^ (crc >>> 8);
+  }
   return (crc ^ 0xffffffff) >>> 0;
+}
+
+function digest(algorithm: string, data: Bytes, encoding: "hex" | "base64"): string {
+  const hash = createHash(algorithm);
+  for (const chunk of chunksOf(data)) hash.update(chunk);
+  return hash.digest(encoding);
 }
 
 function u32Base64(n: number): string {
@@ -48,16 +63,19 @@ function u32Base64(n: number): string {
 }
 
 /** The checksum of `data` (base64), or `undefined` for an algorithm this server does not compute. */
-export function computeChecksum(algorithm: ChecksumAlgorithm, data: Uint8Array): string | undefined {
+export function computeChecksum(algorithm: ChecksumAlgorithm, data: Bytes): string | undefined {
   switch (algorithm) {
-    case "CRC32":
-      return u32Base64(crc32(data));
+    case "CRC32": {
+      let crc = 0;
+      for (const chunk of chunksOf(data)) crc = crc32(chunk, crc);
+      return u32Base64(crc);
+    }
     case "CRC32C":
       return u32Base64(crc32c(data));
     case "SHA1":
-      return createHash("sha1").update(data).digest("base64");
+      return digest("sha1", data, "base64");
     case "SHA256":
-      return createHash("sha256").update(data).digest("base64");
+      return digest("sha256", data, "base64");
     default:
       return undefined;
   }
@@ -76,9 +94,15 @@ export function findChecksum(fields: ReadonlyMap<string, string>): Checksum | un
   return undefined;
 }
 
-/** Throw BadDigest when `checksum` does not match `data`. */
-export function verifyChecksum(checksum: Checksum, data: Uint8Array): void {
-  const actual = computeChecksum(checksum.algorithm, data);
+/**
+ * Throw BadDigest when `checksum` does not match `data`. `crc32`: the data's CRC32 when it was
+ * computed already (used for a CRC32 checksum instead of hashing the data again).
+ */
+export function verifyChecksum(checksum: Checksum, data: Bytes, crc32?: number): void {
+  const actual =
+    checksum.algorithm === "CRC32" && crc32 !== undefined
+      ? u32Base64(crc32)
+      : computeChecksum(checksum.algorithm, data);
   if (actual !== undefined && actual !== checksum.value) badDigest(checksum.algorithm);
 }
 
@@ -86,13 +110,14 @@ function badDigest(what: string): never {
   throw errors.badDigest(what);
 }
 
-/** Verify a Content-MD5 header (base64 of the MD5) against `data`. */
-export function verifyContentMd5(header: string, data: Uint8Array): void {
+/** Verify a Content-MD5 header (base64 of the MD5) against `data`, or against its MD5 (hex) when known. */
+export function verifyContentMd5(header: string, data: Bytes | string): void {
   const sent = Buffer.from(header.trim(), "base64");
   if (sent.length !== 16) throw errors.invalidDigest();
-  if (!sent.equals(createHash("md5").update(data).digest())) badDigest("Content-MD5");
+  const actual = typeof data === "string" ? data : digest("md5", data, "hex");
+  if (sent.toString("hex") !== actual) badDigest("Content-MD5");
 }
 
-export function md5Hex(data: Uint8Array): string {
-  return createHash("md5").update(data).digest("hex");
+export function md5Hex(data: Bytes): string {
+  return digest("md5", data, "hex");
 }

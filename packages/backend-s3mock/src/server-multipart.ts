@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { checksumHeaderName, md5Hex } from "./server-checksum.ts";
+import { checksumHeaderName } from "./server-checksum.ts";
 import {
   checkWriteConditions,
   type HandlerContext,
@@ -65,7 +65,7 @@ export async function uploadPart(ctx: HandlerContext): Promise<S3Response> {
   }
   const upload = requireUpload(ctx);
   const data = ctx.body.data;
-  const part: PartMeta = { partNumber, etag: `"${md5Hex(data)}"`, size: data.length, lastModified: ctx.now };
+  const part: PartMeta = { partNumber, etag: `"${ctx.body.md5Hex()}"`, size: data.length, lastModified: ctx.now };
   await ctx.state.putPart(bucket, upload, part, data);
   const headers: Record<string, string> = { etag: part.etag };
   if (ctx.body.checksum) headers[checksumHeaderName(ctx.body.checksum.algorithm)] = ctx.body.checksum.value;

@@ -24,11 +24,11 @@ function lockName(bucket: string, key: string): string {
 
 export async function putObject(ctx: HandlerContext): Promise<S3Response> {
   const bucket = requireBucket(ctx);
-  const data = ctx.body.data;
+  const { chunks, size } = ctx.body;
   const meta: ObjectMeta = {
     key: ctx.key,
-    size: data.length,
-    etag: `"${md5Hex(data)}"`,
+    size,
+    etag: `"${ctx.body.md5Hex()}"`,
     lastModified: ctx.now,
     contentType: header(ctx, "content-type") ?? "binary/octet-stream",
     metadata: userMetadata(ctx),
@@ -36,7 +36,7 @@ export async function putObject(ctx: HandlerContext): Promise<S3Response> {
   if (ctx.body.checksum !== undefined) meta.checksum = ctx.body.checksum;
   await ctx.state.withLock(lockName(ctx.bucket, ctx.key), async () => {
     checkWriteConditions(ctx, bucket.objects.get(ctx.key));
-    await ctx.state.putObject(bucket, meta, data);
+    await ctx.state.putObject(bucket, meta, chunks);
   });
   const headers: Record<string, string> = { etag: meta.etag };
   if (meta.checksum) headers[checksumHeaderName(meta.checksum.algorithm)] = meta.checksum.value;

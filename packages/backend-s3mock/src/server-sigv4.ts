@@ -60,8 +60,11 @@ export function decodeComponent(text: string): string {
   }
 }
 
-export function sha256Hex(data: Uint8Array | string): string {
-  return createHash("sha256").update(data).digest("hex");
+export function sha256Hex(data: Uint8Array | string | readonly Uint8Array[]): string {
+  const hash = createHash("sha256");
+  if (typeof data === "string" || data instanceof Uint8Array) hash.update(data);
+  else for (const chunk of data) hash.update(chunk);
+  return hash.digest("hex");
 }
 
 function hmac(key: Uint8Array | string, data: string): Buffer {

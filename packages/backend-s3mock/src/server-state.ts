@@ -1,3 +1,4 @@
+import type { Bytes } from "./server-checksum.ts";
 import type { ObjectMeta, PartMeta, StorageBackend, UploadMeta } from "./server-storage.ts";
 
 /**
@@ -93,7 +94,7 @@ export class ServerState {
     this.buckets.delete(bucket.name);
   }
 
-  async putObject(bucket: BucketState, meta: ObjectMeta, data: Uint8Array): Promise<void> {
+  async putObject(bucket: BucketState, meta: ObjectMeta, data: Bytes): Promise<void> {
     await this.backend.writeObject(bucket.name, meta, data);
     if (!bucket.objects.has(meta.key)) bucket.sorted = undefined;
     bucket.objects.set(meta.key, meta);

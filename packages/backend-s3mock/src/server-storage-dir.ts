@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
+import type { Bytes } from "./server-checksum.ts";
 import type { LoadedBucket, ObjectMeta, PartMeta, StorageBackend, UploadMeta } from "./server-storage.ts";
 
 /**
@@ -38,12 +39,13 @@ export class DirBackend implements StorageBackend {
     return join(this.root, "tmp", randomBytes(12).toString("hex"));
   }
 
-  /** Write `data` to a temp file, flush it, and rename it to `path`. */
+  /** Write `data` (in order, one writev) to a temp file, flush it, and rename it to `path`. */
   private async writeAtomic(path: string, ...data: Uint8Array[]): Promise<void> {
     const tmp = this.tmpPath();
     const fh = await open(tmp, "w");
     try {
-      for (const d of data) await fh.write(d);
+      // libuv writes every buffer of a writev (looping over partial writes and IOV_MAX).
+      await fh.writev(data);
       await fh.sync();
     } finally {
       await fh.close();
@@ -113,8 +115,9 @@ export class DirBackend implements StorageBackend {
     await this.removeDir(this.bucketDir(name));
   }
 
-  async writeObject(bucket: string, meta: ObjectMeta, data: Uint8Array): Promise<void> {
-    await this.writeAtomic(this.objectPath(bucket, meta.key), encodeHeader(meta), data);
+  async writeObject(bucket: string, meta: ObjectMeta, data: Bytes): Promise<void> {
+    const chunks = data instanceof Uint8Array ? [data] : data;
+    await this.writeAtomic(this.objectPath(bucket, meta.key), encodeHeader(meta), ...chunks);
   }
 
   async readObject(bucket: string, key: string, start: number, end: number): Promise<Buffer> {

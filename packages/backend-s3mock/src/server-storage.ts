@@ -1,4 +1,4 @@
-import type { Checksum } from "./server-checksum.ts";
+import type { Bytes, Checksum } from "./server-checksum.ts";
 
 /**
  * Where the S3 server keeps bytes. The server holds every bucket's metadata index in memory
@@ -46,8 +46,11 @@ export interface StorageBackend {
   load(): Promise<LoadedBucket[]>;
   createBucket(name: string, created: number): Promise<void>;
   deleteBucket(name: string): Promise<void>;
-  /** Replace the object atomically: a reader sees the old or the new value, never a mix. */
-  writeObject(bucket: string, meta: ObjectMeta, data: Uint8Array): Promise<void>;
+  /**
+   * Replace the object atomically: a reader sees the old or the new value, never a mix. `data`
+   * may be the chunks the body arrived in; the backend keeps no reference to them.
+   */
+  writeObject(bucket: string, meta: ObjectMeta, data: Bytes): Promise<void>;
   /** Bytes `start` (inclusive) to `end` (exclusive) of the object. */
   readObject(bucket: string, key: string, start: number, end: number): Promise<Buffer>;
   deleteObject(bucket: string, key: string): Promise<void>;
@@ -71,8 +74,9 @@ export class MemoryBackend implements StorageBackend {
     for (const id of this.objects.keys()) if (id.startsWith(`${name}\0`)) this.objects.delete(id);
     for (const id of this.parts.keys()) if (id.startsWith(`${name}\0`)) this.parts.delete(id);
   }
-  async writeObject(bucket: string, meta: ObjectMeta, data: Uint8Array): Promise<void> {
-    this.objects.set(`${bucket}\0${meta.key}`, Buffer.from(data));
+  async writeObject(bucket: string, meta: ObjectMeta, data: Bytes): Promise<void> {
+    const copy = data instanceof Uint8Array ? Buffer.from(data) : Buffer.concat(data, meta.size);
+    this.objects.set(`${bucket}\0${meta.key}`, copy);
   }
   async readObject(bucket: string, key: string, start: number, end: number): Promise<Buffer> {
     const data = this.objects.get(`${bucket}\0${key}`);

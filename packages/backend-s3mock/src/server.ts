@@ -343,7 +343,7 @@ export async function createS3Server(options: S3ServerOptions): Promise<S3Server
       const maxBody = BODY_OPERATIONS.has(operation) ? limits.maxObjectBytes : limits.maxXmlBytes;
       const body: RequestBody = await readRequestBody(req, auth, maxBody);
       bodyRead = true;
-      stats.bytesIn += body.data.length;
+      stats.bytesIn += body.size;
 
       decision = faults.decide(operation);
       if (decision === "error") {

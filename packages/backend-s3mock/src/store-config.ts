@@ -40,6 +40,12 @@ export interface S3StoreOptions {
    * store checks every page's SHA-256 when it reads. The embedded server's store turns it on.
    */
   unsignedPayload?: boolean;
+  /**
+   * Send `Expect: 100-continue` before bodies of at least this many bytes (default `false`:
+   * never). It saves sending a body the server refuses, but costs a round trip, and the SDK's
+   * Node handler opens a new connection for every such request.
+   */
+  expectContinue?: false | number;
   /** Environment to read defaults from (default `process.env`). */
   env?: Record<string, string | undefined>;
 }
@@ -57,6 +63,7 @@ export interface ResolvedS3Options {
   requestTimeoutMs: number;
   checksums: "WHEN_SUPPORTED" | "WHEN_REQUIRED";
   unsignedPayload: boolean;
+  expectContinue: false | number;
 }
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -101,5 +108,9 @@ export function resolveS3Options(opts: S3StoreOptions): ResolvedS3Options {
     requestTimeoutMs: positiveInt("requestTimeoutMs", opts.requestTimeoutMs, 30_000),
     checksums: opts.checksums ?? "WHEN_SUPPORTED",
     unsignedPayload: opts.unsignedPayload ?? false,
+    expectContinue:
+      opts.expectContinue === undefined || opts.expectContinue === false
+        ? false
+        : positiveInt("expectContinue", opts.expectContinue, 0, 0),
   };
 }

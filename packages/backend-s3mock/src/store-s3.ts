@@ -12,6 +12,7 @@ import {
 import { assertValidKey, type BlobStore, type BlobStoreStreaming, StoreIOError } from "@vkc/checkpoint";
 import { S3IntegrityError, S3RequestError } from "./errors.ts";
 import { type ResolvedS3Options, resolveS3Options, type S3StoreOptions } from "./store-config.ts";
+import { addChunkedBodyMiddleware, ChunkedBody, crc32Base64 } from "./store-body.ts";
 import { cutParts, uploadMultipart } from "./store-multipart.ts";
 
 /**
@@ -84,6 +85,9 @@ export function createS3Store(options: S3StoreOptions): S3BlobStore {
     maxAttempts: o.maxAttempts,
     retryMode: "standard",
     requestChecksumCalculation: o.checksums,
+    // Expect: 100-continue costs a round trip and, in the SDK's node handler, a new connection
+    // (keep-alive off) for every body over 2 MiB: every pack. Our puts are rarely refused.
+    expectContinueHeader: o.expectContinue,
     requestHandler: {
       socketTimeout: o.requestTimeoutMs,
       connectionTimeout: Math.min(o.requestTimeoutMs, 10_000),
@@ -91,6 +95,7 @@ export function createS3Store(options: S3StoreOptions): S3BlobStore {
     ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint }),
     ...(o.credentials === undefined ? {} : { credentials: o.credentials }),
   });
+  addChunkedBodyMiddleware(client);
   if (o.unsignedPayload) {
     // Sign uploads without hashing their bodies: SigV4 takes the payload hash from this header
     // when it is set (aws-chunked uploads set their own STREAMING-… value and keep it).
@@ -184,21 +189,33 @@ export function createS3Store(options: S3StoreOptions): S3BlobStore {
 
   async function putSingle(
     key: string,
-    data: Uint8Array,
+    data: Uint8Array | ChunkedBody,
     ifAbsent: boolean,
     metadata: Record<string, string>,
   ): Promise<void> {
+    const chunked = data instanceof ChunkedBody;
     await client.send(
       new PutObjectCommand({
         Bucket,
         Key: full(key),
-        Body: data,
-        ContentLength: data.length,
+        // A ChunkedBody goes out as it is (store-body.ts); the SDK's types only know its bodies.
+        Body: data as Uint8Array,
+        ContentLength: chunked ? data.size : data.length,
         ContentType: "application/octet-stream",
         Metadata: metadata,
+        ...(chunked && o.checksums === "WHEN_SUPPORTED" ? { ChecksumCRC32: crc32Base64(data.chunks) } : {}),
         ...(ifAbsent ? { IfNoneMatch: "*" } : {}),
       }),
     );
+  }
+
+  /**
+   * One value of several chunks: sent chunk by chunk when the payload is unsigned (no copy),
+   * else joined, since SigV4 signs the SHA-256 of a body the SDK holds whole.
+   */
+  function bodyOf(chunks: readonly Uint8Array[], size: number): Uint8Array | ChunkedBody {
+    if (chunks.length <= 1) return chunks[0] ?? new Uint8Array(0);
+    return o.unsignedPayload ? new ChunkedBody(chunks) : Buffer.concat(chunks, size);
   }
 
   async function* partsOfArray(data: Uint8Array): AsyncGenerator<Uint8Array> {
@@ -248,7 +265,7 @@ export function createS3Store(options: S3StoreOptions): S3BlobStore {
           if (size <= o.partSize) next = await chunks.next();
         }
         if (next.done) {
-          await putSingle(key, head.length === 1 ? head[0]! : Buffer.concat(head, size), ifAbsent, metadata);
+          await putSingle(key, bodyOf(head, size), ifAbsent, metadata);
         } else {
           const all = (async function* () {
             yield* head;

@@ -198,7 +198,7 @@ const pageMapArb = (size: number) =>
     const sorted = size === 0 ? [] : [...indexes].sort((a, b) => a - b);
     return fc
       .uint8Array({ minLength: sorted.length * 32, maxLength: sorted.length * 32 })
-      .map((hashes) => ({ indexes: sorted, hashes }));
+      .map((hashes) => ({ indexes: Uint32Array.from(sorted), hashes }));
   });
 
 const objectArb = (id: number): fc.Arbitrary<VmObjectImage> =>

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { Decoder, Encoder } from "cbor-x";
 import { InvalidArgumentError, InvalidImageError, MalformedCborError } from "../image-errors.ts";
 import type { CborValue } from "../model/model-values.ts";
@@ -54,7 +55,37 @@ function isSmallUintArray(values: readonly EncodableValue[]): boolean {
   return true;
 }
 
-function prepare(value: EncodableValue, path: string, depth: number): Prepared {
+/**
+ * Byte strings at least this long are not handed to cbor-x: each is replaced by a 16-byte
+ * placeholder while the tree is encoded, then spliced back in as a view (`encodeCanonicalParts`),
+ * so a manifest's page maps (megabytes) are copied once, into the output, instead of through
+ * cbor-x's growing buffer and a copy of it. Fresh memory is slow to touch on virtual machines.
+ */
+const SPLICE_MIN_BYTES = 4096;
+const PLACEHOLDER_BYTES = 16;
+
+/** The large byte strings of one encoding, in the order `prepare` met them (= encoding order). */
+interface Splices {
+  readonly token: Buffer;
+  readonly bytes: Uint8Array[];
+}
+
+/** The placeholder of splice `n`: the run's random token with `n` in its last 4 bytes. */
+function placeholder(splices: Splices, n: number): Buffer {
+  const out = Buffer.from(splices.token);
+  out.writeUInt32BE(n, PLACEHOLDER_BYTES - 4);
+  return out;
+}
+
+/** The shortest CBOR head of a byte string of `n` bytes (major type 2). */
+export function byteStringHead(n: number): Uint8Array {
+  if (n < 24) return Uint8Array.of(0x40 | n);
+  if (n < 0x100) return Uint8Array.of(0x58, n);
+  if (n < 0x10000) return Uint8Array.of(0x59, n >> 8, n & 0xff);
+  return Uint8Array.of(0x5a, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+}
+
+function prepare(value: EncodableValue, path: string, depth: number, splices?: Splices): Prepared {
   if (depth > MAX_ENCODE_DEPTH)
     throw new InvalidArgumentError(path, `nesting deeper than ${MAX_ENCODE_DEPTH}`);
   if (value === null || typeof value === "boolean" || typeof value === "string") return value;
@@ -64,14 +95,20 @@ function prepare(value: EncodableValue, path: string, depth: number): Prepared {
     }
     return value > 0xffffffff || value < -0x100000000 ? BigInt(value) : value;
   }
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof Uint8Array) {
+    if (splices !== undefined && value.length >= SPLICE_MIN_BYTES) {
+      splices.bytes.push(value);
+      return placeholder(splices, splices.bytes.length - 1);
+    }
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  }
   if (Array.isArray(value)) {
     // Fast path for the long arrays of an image (page indexes, registers): small unsigned
     // integers are already what cbor-x writes canonically, so they need no per-element work.
     if (isSmallUintArray(value)) return value as number[];
     return value.map((v, i) => {
       if (v === undefined) throw new InvalidImageError(`${path}[${i}]`, "undefined in an array");
-      return prepare(v, `${path}[${i}]`, depth + 1);
+      return prepare(v, `${path}[${i}]`, depth + 1, splices);
     });
   }
   if (typeof value === "object" && value !== undefined) {
@@ -84,7 +121,7 @@ function prepare(value: EncodableValue, path: string, depth: number): Prepared {
     for (const key of Object.keys(record).sort(compareKeys)) {
       const v = record[key];
       if (v === undefined) continue;
-      out[key] = prepare(v, `${path}.${key}`, depth + 1);
+      out[key] = prepare(v, `${path}.${key}`, depth + 1, splices);
     }
     return out;
   }
@@ -96,6 +133,29 @@ export function encodeCanonical(value: EncodableValue, path = "value"): Uint8Arr
   if (value === undefined) throw new InvalidArgumentError(path, "cannot encode undefined");
   const prepared = prepare(value, path, 0);
   return new Uint8Array(encoder.encode(prepared));
+}
+
+/**
+ * `encodeCanonical(value)` as consecutive parts: small encoded runs (fresh copies) and views of
+ * the large byte strings of `value` itself, with their heads. The caller assembles them once (and
+ * must not change `value`'s byte strings before it has).
+ */
+export function encodeCanonicalParts(value: EncodableValue, path = "value"): Uint8Array[] {
+  if (value === undefined) throw new InvalidArgumentError(path, "cannot encode undefined");
+  const splices: Splices = { token: randomBytes(PLACEHOLDER_BYTES), bytes: [] };
+  const encoded: Buffer = encoder.encode(prepare(value, path, 0, splices));
+  const parts: Uint8Array[] = [];
+  let from = 0;
+  splices.bytes.forEach((bytes, n) => {
+    const at = encoded.indexOf(placeholder(splices, n), from);
+    // Each placeholder is a 16-byte string (head 0x50), found in the order it was made.
+    if (at < 1 || encoded[at - 1] !== 0x40 + PLACEHOLDER_BYTES)
+      throw new InvalidArgumentError(path, "byte string placeholder lost in encoding");
+    parts.push(new Uint8Array(encoded.subarray(from, at - 1)), byteStringHead(bytes.length), bytes);
+    from = at + PLACEHOLDER_BYTES;
+  });
+  parts.push(new Uint8Array(encoded.subarray(from)));
+  return parts;
 }
 
 /**

@@ -79,6 +79,15 @@ export function bytes(value: unknown, path: string, length?: number): Uint8Array
   return new Uint8Array(value);
 }
 
+/**
+ * Like `bytes`, but a view of the decoded value, not a copy: for byte strings that are only read
+ * (a manifest body while it is checked) or large ones kept as views of the input (page maps).
+ */
+export function bytesView(value: unknown, path: string): Uint8Array {
+  if (!(value instanceof Uint8Array)) fail(path, `expected bytes, got ${describe(value)}`);
+  return new Uint8Array(value.buffer, value.byteOffset, value.length);
+}
+
 /** An array of at most `max` items, each read by `item`. */
 export function list<T>(
   value: unknown,
@@ -95,10 +104,10 @@ export function list<T>(
  * `list(value, path, max, uint)` for long arrays (page maps): the same checks and errors, but an
  * item's path is built only when that item fails (a string per item costs more than the check).
  */
-export function uintList(value: unknown, path: string, max: number): number[] {
+export function uintList(value: unknown, path: string, max: number): Uint32Array {
   if (!Array.isArray(value)) fail(path, `expected an array, got ${describe(value)}`);
   if (value.length > max) throw new LimitExceededError(path, `${value.length} items (limit ${max})`);
-  const out = new Array<number>(value.length);
+  const out = new Uint32Array(value.length);
   for (let i = 0; i < value.length; i++) {
     const v: unknown = value[i];
     out[i] =
@@ -106,6 +115,29 @@ export function uintList(value: unknown, path: string, max: number): number[] {
         ? v
         : uint(v, `${path}[${i}]`);
   }
+  return out;
+}
+
+/** Whether this machine stores numbers little-endian, as format 1.3's page indexes are. */
+export const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/**
+ * A byte string of unsigned 32-bit little-endian numbers, at most `max` of them: a view of it
+ * when it is aligned (and this machine little-endian), else a copy.
+ */
+export function u32List(value: Uint8Array, path: string, max: number): Uint32Array {
+  if (value.length % 4 !== 0) fail(path, `expected a multiple of 4 bytes, got ${value.length}`);
+  const count = value.length / 4;
+  if (count > max) throw new LimitExceededError(path, `${count} items (limit ${max})`);
+  if (LITTLE_ENDIAN && value.byteOffset % 4 === 0)
+    return new Uint32Array(value.buffer, value.byteOffset, count);
+  const out = new Uint32Array(count);
+  if (LITTLE_ENDIAN) {
+    new Uint8Array(out.buffer).set(value);
+    return out;
+  }
+  const view = new DataView(value.buffer, value.byteOffset, value.length);
+  for (let k = 0; k < count; k++) out[k] = view.getUint32(k * 4, true);
   return out;
 }
 

@@ -52,6 +52,14 @@ export function checkManifest(m: Manifest, limits: CodecLimits): void {
         fail(`${p}.pages.indexes[${k}]`, `page ${index} is past the object's ${o.size} pages`);
       previous = index;
     }
+    const inPack = o.pages.inPack;
+    if (inPack !== undefined) {
+      if (inPack.length !== indexes.length)
+        fail(`${p}.pages.inPack`, `expected ${indexes.length} entries (one per index), got ${inPack.length}`);
+      for (let k = 0; k < inPack.length; k++)
+        if (inPack[k]! >= m.packs.length)
+          fail(`${p}.pages.inPack[${k}]`, `pack ${inPack[k]} of an image with ${m.packs.length} packs`);
+    }
   });
 
   const packs = new Set<string>();

@@ -22,6 +22,7 @@ import {
   asMap,
   bool,
   bytes,
+  bytesView,
   cborMap,
   compact,
   fail,
@@ -32,6 +33,7 @@ import {
   req,
   text,
   U53,
+  u32List,
   uint,
   uintList,
 } from "./codec-fields.ts";
@@ -345,10 +347,16 @@ function vmObject(v: unknown, p: string, limits: CodecLimits): VmObjectImage {
 
 function pageMap(v: unknown, p: string, limits: CodecLimits): PageMap {
   const m = asMap(v, p);
-  const indexes = req(m, "indexes", p, (x, xp) => uintList(x, xp, limits.maxObjectPages));
-  const hashes = req(m, "hashes", p, (x, xp) => bytes(x, xp));
+  // Format 1.3 stores the indexes as bytes (u32 little-endian each); 1.0–1.2 as an array.
+  const indexes = req(m, "indexes", p, (x, xp) =>
+    x instanceof Uint8Array ? u32List(x, xp, limits.maxObjectPages) : uintList(x, xp, limits.maxObjectPages),
+  );
+  const hashes = req(m, "hashes", p, bytesView);
   if (hashes.length !== indexes.length * 32) {
     fail(`${p}.hashes`, `expected ${indexes.length * 32} bytes (32 per index), got ${hashes.length}`);
   }
-  return { indexes, hashes };
+  const inPack = opt(m, "inPack", p, (x, xp) => u32List(bytesView(x, xp), xp, limits.maxObjectPages));
+  if (inPack !== undefined && inPack.length !== indexes.length)
+    fail(`${p}.inPack`, `expected ${indexes.length} entries (one per index), got ${inPack.length}`);
+  return inPack === undefined ? { indexes, hashes } : { indexes, hashes, inPack };
 }

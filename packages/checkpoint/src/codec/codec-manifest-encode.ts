@@ -5,7 +5,10 @@ import type { ProcessImage } from "../model/model-process.ts";
 import type { BlobRef, CborMap } from "../model/model-values.ts";
 import type { MapEntryImage, VmObjectImage } from "../model/model-vm.ts";
 import type { EncodableValue } from "./codec-canonical.ts";
-import { hexToBytes } from "./codec-fields.ts";
+import { hexToBytes, LITTLE_ENDIAN } from "./codec-fields.ts";
+
+/** From this minor version on, a page map's `indexes` is a byte string and it may have `inPack` (FORMAT.md §4.6). */
+const PAGE_INDEX_BYTES_MINOR = 3;
 
 /**
  * Model → CBOR-ready tree, field by field (so nothing outside the format, such as
@@ -144,15 +147,31 @@ function processImage(p: ProcessImage, path: string): Tree {
   };
 }
 
-function vmObject(o: VmObjectImage, path: string): Tree {
+function vmObject(o: VmObjectImage, path: string, minor: number): Tree {
   return {
     id: o.id,
     kind: o.kind,
     size: o.size,
     path: o.path,
     sha256: o.sha256 === undefined ? undefined : hexToBytes(o.sha256, `${path}.sha256`),
-    pages: { indexes: [...o.pages.indexes], hashes: o.pages.hashes },
+    pages:
+      minor >= PAGE_INDEX_BYTES_MINOR
+        ? {
+            indexes: u32Bytes(o.pages.indexes),
+            hashes: o.pages.hashes,
+            inPack: o.pages.inPack === undefined ? undefined : u32Bytes(o.pages.inPack),
+          }
+        : { indexes: [...o.pages.indexes], hashes: o.pages.hashes },
   };
+}
+
+/** Numbers as format 1.3 stores page indexes: 4 bytes each, unsigned little-endian. */
+function u32Bytes(numbers: Uint32Array): Uint8Array {
+  if (LITTLE_ENDIAN) return new Uint8Array(numbers.buffer, numbers.byteOffset, numbers.byteLength);
+  const out = new Uint8Array(numbers.length * 4);
+  const view = new DataView(out.buffer);
+  for (let k = 0; k < numbers.length; k++) view.setUint32(k * 4, numbers[k]!, true);
+  return out;
 }
 
 /** The manifest body as a CBOR-ready tree. */
@@ -174,7 +193,7 @@ export function manifestToTree(m: Manifest): Tree {
       embedded:
         x.embedded === undefined ? undefined : blobRef(x.embedded, `manifest.executables[${i}].embedded`),
     })),
-    objects: m.objects.map((o, i) => vmObject(o, `manifest.objects[${i}]`)),
+    objects: m.objects.map((o, i) => vmObject(o, `manifest.objects[${i}]`, m.version.minor)),
     packs: m.packs.map((p, i) => hexToBytes(p, `manifest.packs[${i}]`)),
     extensions: opaque(m.extensions),
   };

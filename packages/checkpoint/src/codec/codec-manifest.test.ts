@@ -23,7 +23,10 @@ function sampleManifest(): Manifest {
     format: "vkc-image",
     version: { major: 1, minor: 0 },
     created: created!,
-    objects: objects.map((o) => ({ ...o, pages: { indexes: [0, 2], hashes: new Uint8Array(64).fill(7) } })),
+    objects: objects.map((o) => ({
+      ...o,
+      pages: { indexes: Uint32Array.of(0, 2), hashes: new Uint8Array(64).fill(7) },
+    })),
     packs: [HASH_A],
   };
 }
@@ -104,7 +107,7 @@ describe("manifest codec", () => {
           kind: "anon",
           size: 5000,
           pages: {
-            indexes: Array.from({ length: 5000 }, (_, i) => i),
+            indexes: Uint32Array.from({ length: 5000 }, (_, i) => i),
             hashes: new Uint8Array(5000 * 32).fill(9),
           },
         },
@@ -253,6 +256,34 @@ describe("manifest codec", () => {
           ((t.objects as Tree[])[1]!.pages as Tree).indexes = [2, 1];
         },
         /page 1 is not above the previous page 2/,
+      ],
+      [
+        "page indexes as bytes, not whole u32s",
+        (t) => {
+          ((t.objects as Tree[])[1]!.pages as Tree).indexes = new Uint8Array(7);
+        },
+        /objects\[1\].pages.indexes: expected a multiple of 4 bytes, got 7/,
+      ],
+      [
+        "page indexes as bytes, descending",
+        (t) => {
+          ((t.objects as Tree[])[1]!.pages as Tree).indexes = new Uint8Array([2, 0, 0, 0, 1, 0, 0, 0]);
+        },
+        /page 1 is not above the previous page 2/,
+      ],
+      [
+        "inPack hints, one short",
+        (t) => {
+          ((t.objects as Tree[])[1]!.pages as Tree).inPack = new Uint8Array(4);
+        },
+        /objects\[1\].pages.inPack: expected 2 entries \(one per index\), got 1/,
+      ],
+      [
+        "inPack hint past the image's packs",
+        (t) => {
+          ((t.objects as Tree[])[1]!.pages as Tree).inPack = new Uint8Array([0, 0, 0, 0, 1, 0, 0, 0]);
+        },
+        /objects\[1\].pages.inPack\[1\]: pack 1 of an image with 1 packs/,
       ],
       [
         "short hash list",
@@ -418,5 +449,30 @@ describe("manifest codec", () => {
     expectError(() => encodeManifest(bad), InvalidImageError, /regs: expected 33 u32, got 2/);
     const float = { ...m, clock: { instructions: 1.5, ns: 0 } };
     expectError(() => encodeManifest(float), InvalidImageError, /clock.instructions: expected an integer/);
+  });
+});
+
+describe("page map forms (FORMAT.md §4.6)", () => {
+  it("writes indexes as bytes from 1.3 on and as an array before; reads both to the same map", () => {
+    const old = sampleManifest();
+    const current: Manifest = { ...old, version: { major: 1, minor: 3 } };
+    const oldPages = (manifestToTree(old).objects as Tree[])[0]!.pages as Tree;
+    const newPages = (manifestToTree(current).objects as Tree[])[0]!.pages as Tree;
+    expect(oldPages.indexes).toEqual([0, 2]);
+    expect(newPages.indexes).toEqual(new Uint8Array([0, 0, 0, 0, 2, 0, 0, 0]));
+    const hinted: Manifest = {
+      ...current,
+      objects: current.objects.map((o) => ({ ...o, pages: { ...o.pages, inPack: Uint32Array.of(0, 0) } })),
+    };
+    const hintedPages = (manifestToTree(hinted).objects as Tree[])[0]!.pages as Tree;
+    expect(hintedPages.inPack).toEqual(new Uint8Array(8));
+    expect(decodeManifest(encodeManifest(hinted).bytes).objects[0]!.pages.inPack).toEqual(
+      Uint32Array.of(0, 0),
+    );
+    for (const m of [old, current]) {
+      const decoded = decodeManifest(encodeManifest(m).bytes);
+      expect(decoded.objects.map((o) => o.pages.indexes)).toEqual(m.objects.map((o) => o.pages.indexes));
+      expect(decoded.version).toEqual(m.version);
+    }
   });
 });

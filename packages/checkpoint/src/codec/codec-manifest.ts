@@ -9,8 +9,8 @@ import {
 } from "../image-errors.ts";
 import { IMAGE_FORMAT, IMAGE_FORMAT_MAJOR, type Manifest } from "../model/model-manifest.ts";
 import type { ImageId } from "../model/model-values.ts";
-import { decodeChecked, encodeCanonical } from "./codec-canonical.ts";
-import { asMap, bytes, has, req, text, uint } from "./codec-fields.ts";
+import { byteStringHead, decodeChecked, encodeCanonical, encodeCanonicalParts } from "./codec-canonical.ts";
+import { asMap, bytes, bytesView, has, req, text, uint } from "./codec-fields.ts";
 import { type CodecLimits, resolveLimits } from "./codec-limits.ts";
 import { checkManifest } from "./codec-manifest-check.ts";
 import { manifestFromTree } from "./codec-manifest-decode.ts";
@@ -68,62 +68,74 @@ export function encodeManifest(manifest: Manifest, options: EncodeManifestOption
     );
   }
   checkManifest(manifest, limits);
-  const body = encodeCanonical(manifestToTree(manifest), "manifest");
-  const digest = sha256(body);
-  const bytesOut = encodeEnvelope({
+  const body = encodeCanonicalParts(manifestToTree(manifest), "manifest");
+  const digest = createHash("sha256");
+  for (const part of body) digest.update(part);
+  let signature: Uint8Array | undefined;
+  if (options.signKey !== undefined) {
+    const hmac = createHmac("sha256", options.signKey);
+    for (const part of body) hmac.update(part);
+    signature = new Uint8Array(hmac.digest());
+  }
+  const id = digest.digest();
+  const { bytes, body: bodyBytes } = encodeEnvelope({
     format: IMAGE_FORMAT,
     version: { major: manifest.version.major, minor: manifest.version.minor },
     manifest: body,
-    digest,
-    signature: options.signKey === undefined ? undefined : sign(options.signKey, body),
+    digest: new Uint8Array(id),
+    signature,
   });
-  return { id: Buffer.from(digest).toString("hex"), bytes: bytesOut, body };
+  return { id: id.toString("hex"), bytes, body: bodyBytes };
+}
+
+/**
+ * `size` bytes of memory the caller overwrites whole, from the allocator's free memory where it
+ * can (fresh pages cost a fault each: store-pipeline-buffers.ts), as a plain Uint8Array.
+ */
+function uninitialized(size: number): Uint8Array {
+  const buffer = Buffer.allocUnsafeSlow(size);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, size);
 }
 
 /**
  * The envelope, canonical (the same bytes as `encodeCanonical` of it, which a test checks),
- * with the body (megabytes for a large image) copied once, not encoded a second time.
+ * with the body (megabytes for a large image, given in parts) copied once, into the output, not
+ * encoded a second time. Returns the envelope and a view of the body in it.
  */
 function encodeEnvelope(envelope: {
   format: string;
   version: { major: number; minor: number };
-  manifest: Uint8Array;
+  manifest: readonly Uint8Array[];
   digest: Uint8Array;
   signature: Uint8Array | undefined;
-}): Uint8Array {
+}): { bytes: Uint8Array; body: Uint8Array } {
   const body = envelope.manifest;
-  // The body's byte string head: major type 2, shortest length form.
-  const n = body.length;
-  const head =
-    n < 24
-      ? [0x40 | n]
-      : n < 0x100
-        ? [0x58, n]
-        : n < 0x10000
-          ? [0x59, n >> 8, n & 0xff]
-          : [0x5a, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+  const bodyLength = body.reduce((n, part) => n + part.length, 0);
   const pairs: [key: Uint8Array, value: Uint8Array[]][] = [];
   const add = (key: string, value: Uint8Array[]) => pairs.push([encodeCanonical(key), value]);
   add("format", [encodeCanonical(envelope.format)]);
   add("version", [encodeCanonical(envelope.version)]);
   add("digest", [encodeCanonical(envelope.digest)]);
   if (envelope.signature !== undefined) add("signature", [encodeCanonical(envelope.signature)]);
-  add("manifest", [Uint8Array.from(head), body]);
+  add("manifest", [byteStringHead(bodyLength), ...body]);
   pairs.sort(([a], [b]) => a.length - b.length || Buffer.compare(Buffer.from(a), Buffer.from(b)));
   const parts = [Uint8Array.of(0xa0 | pairs.length), ...pairs.flatMap(([key, value]) => [key, ...value])];
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  const out = uninitialized(parts.reduce((sum, p) => sum + p.length, 0));
   let at = 0;
+  let bodyAt = 0;
   for (const part of parts) {
+    if (part === body[0]) bodyAt = at;
     out.set(part, at);
     at += part.length;
   }
-  return out;
+  return { bytes: out, body: out.subarray(bodyAt, bodyAt + bodyLength) };
 }
 
 /**
  * Decode and check an untrusted manifest envelope: size, then CBOR subset and limits, then
  * format and major version (before the body is looked at), digest, signature, body shape and
- * cross-field rules. Every failure is a typed `CheckpointError`.
+ * cross-field rules. Every failure is a typed `CheckpointError`. The page maps of the result are
+ * views of `input` (megabytes for a large image are not copied): leave `input` as it is.
  */
 export function decodeManifest(input: Uint8Array, options: DecodeManifestOptions = {}): Manifest {
   const limits = resolveLimits(options.limits);
@@ -141,7 +153,7 @@ export function decodeManifest(input: Uint8Array, options: DecodeManifestOptions
   if (version.major !== IMAGE_FORMAT_MAJOR) {
     throw new UnsupportedVersionError(what, version.major, version.minor, IMAGE_FORMAT_MAJOR);
   }
-  const body = req(envelope, "manifest", "envelope", bytes);
+  const body = req(envelope, "manifest", "envelope", bytesView);
   const digest = req(envelope, "digest", "envelope", (v, p) => bytes(v, p, 32));
   const actual = sha256(body);
   if (!timingSafeEqual(actual, digest)) {

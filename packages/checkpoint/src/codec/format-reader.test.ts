@@ -90,7 +90,7 @@ describe("FORMAT.md, read without vkc's decoder", () => {
     const envelope = map(decodeCbor((await blobs.get(`manifests/${id}`))!));
     expect(Object.keys(envelope)).toEqual(["digest", "format", "version", "manifest"]);
     expect(envelope.format).toBe("vkc-image");
-    expect(envelope.version).toEqual({ major: 1, minor: 2 });
+    expect(envelope.version).toEqual({ major: 1, minor: 3 });
     const bodyBytes = envelope.manifest as Uint8Array;
     expect(sha(bodyBytes)).toBe(hex(envelope.digest));
     expect(hex(envelope.digest)).toBe(id);
@@ -123,7 +123,11 @@ describe("FORMAT.md, read without vkc's decoder", () => {
       .map(map)
       .find((o) => o.id === 2)!;
     const pages = map(heap.pages);
-    const indexes = arr(pages.indexes) as number[];
+    // 1.3: the indexes are one byte string, 4 bytes (u32 little-endian) per page
+    const indexBytes = pages.indexes as Uint8Array;
+    expect(indexBytes).toBeInstanceOf(Uint8Array);
+    const indexView = new DataView(indexBytes.buffer, indexBytes.byteOffset, indexBytes.length);
+    const indexes = Array.from({ length: indexBytes.length / 4 }, (_, k) => indexView.getUint32(k * 4, true));
     const hashes = pages.hashes as Uint8Array;
     expect(hashes.length).toBe(indexes.length * 32);
     const k = indexes.indexOf(5);

@@ -4,7 +4,7 @@ import type { VmObjectImage } from "./model-vm.ts";
 
 export const IMAGE_FORMAT = "vkc-image";
 export const IMAGE_FORMAT_MAJOR = 1;
-export const IMAGE_FORMAT_MINOR = 2;
+export const IMAGE_FORMAT_MINOR = 3;
 
 export interface FormatVersion {
   readonly major: number;

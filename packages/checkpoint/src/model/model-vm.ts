@@ -41,8 +41,14 @@ export interface VmspaceImage {
  * ascending; `hashes` holds 32 bytes per index, in the same order. Absent pages are zero.
  */
 export interface PageMap {
-  readonly indexes: readonly number[];
+  readonly indexes: Uint32Array;
   readonly hashes: Uint8Array;
+  /**
+   * Optional (format 1.3): for each entry, the position in the image's `packs` of the pack that
+   * holds the page, so a reader finds a page without reading every pack header (a lazy restore's
+   * first fault, a writer's parent). A hint: the page's hash is still checked.
+   */
+  readonly inPack?: Uint32Array;
 }
 
 export interface VmObjectImage {

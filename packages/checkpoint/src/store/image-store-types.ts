@@ -8,7 +8,7 @@ import type { StoreStats } from "./store-stats.ts";
 export interface ImageStoreOptions {
   /** HMAC-SHA256 key: manifests written are signed; manifests read must carry a matching signature. */
   readonly signKey?: Uint8Array | string;
-  /** Target pack size in bytes (default 4.25 MiB: see image-store.ts). */
+  /** Target pack size in bytes (default 4.5 MiB: see image-store.ts). */
   readonly packTargetBytes?: number;
   readonly limits?: Partial<CodecLimits>;
   /** Clock for markers and gc (epoch ms); default `Date.now`. */

@@ -46,13 +46,17 @@ import {
   refKey,
   writeKey,
 } from "./store-keys.ts";
+import { KnownPages } from "./store-known-pages.ts";
 import { MarkerHandle, newToken } from "./store-markers.ts";
 import { checkPackOnPool, packIdOfHead } from "./store-pack-check.ts";
 import { PackWriter } from "./store-pack-writer.ts";
 import {
   hashTableOf,
+  inPackHints,
   inParent,
+  layoutFromHints,
   layoutFromIndex,
+  livePacks,
   mergeLayout,
   type PageLayout,
   StreamedPages,
@@ -64,11 +68,11 @@ import { countingStore, emptyStats, type StoreStats, statsDelta } from "./store-
 import { verifyImages } from "./store-verify.ts";
 
 /**
- * Packs of 4 MiB and 1/16 (1088 pages): the pack uploader names up to 16 packs per marker
- * update, so the packs are made that much larger than 4 MiB and an image costs one request per
- * 4 MiB of new data, markers included, plus a few (FORMAT.md §7's marker rule unchanged).
+ * Packs of 4 MiB and 2/16 (1152 pages): the pack uploader costs two requests (a marker update
+ * and a gc-intent listing, FORMAT.md §7) per 16 packs, so the packs are made that much larger
+ * than 4 MiB and an image costs one request per 4 MiB of new data, markers included, plus a few.
  */
-const DEFAULT_PACK_BYTES = 4 * 1024 * 1024 + 256 * 1024;
+const DEFAULT_PACK_BYTES = 4 * 1024 * 1024 + 512 * 1024;
 /** First ranged get of a pack header: usually the whole header in one request. */
 const HEADER_PROBE_BYTES = 64 * 1024;
 const MANIFEST_CACHE = 16;
@@ -133,6 +137,8 @@ export class ImageStoreCore implements ImageStore {
   private readonly manifests = new Map<ImageId, Manifest>();
   /** Page layouts of the images this store wrote last (see `remember`). */
   private readonly layouts = new Map<ImageId, PageLayout>();
+  /** Which pack holds each page content written or dedup'd against (store-known-pages.ts). */
+  private readonly known = new KnownPages();
 
   constructor(
     readonly blobStore: BlobStore,
@@ -469,7 +475,9 @@ export class ImageStoreCore implements ImageStore {
     if (parentId !== undefined) {
       const manifest = await this.loadManifest(parentId);
       const layout =
-        this.layouts.get(parentId) ?? layoutFromIndex(manifest, await this.pageIndex(parentId, manifest));
+        this.layouts.get(parentId) ??
+        layoutFromHints(manifest) ??
+        layoutFromIndex(manifest, await this.pageIndex(parentId, manifest));
       parent = { manifest, layout };
     } else if (options.base !== undefined) {
       parent = options.base; // pre-copied pages: a parent in all but name (store-stage.ts)
@@ -508,7 +516,16 @@ export class ImageStoreCore implements ImageStore {
           : 0;
       const writer = new PackWriter(this.blobs, marker, packTarget, { expectedBlobs });
       started = writer;
-      const parentHashes = parent === undefined ? undefined : hashTableOf(parent.manifest, parent.layout);
+      // Dedup against the parent: through the table of known pages, which already holds the
+      // pages of the image this store wrote last (so an incremental costs O(its new pages)).
+      let inParentPack: ((hashes: Uint8Array, at: number) => number) | undefined;
+      if (parentId !== undefined && parent !== undefined) {
+        this.known.include(parentId, parent.manifest, parent.layout);
+        inParentPack = this.known.lookupIn(parent.layout);
+      } else if (parent !== undefined) {
+        const staged = hashTableOf(parent.manifest, parent.layout);
+        inParentPack = (hashes, at) => staged.get(hashes, at);
+      }
       const streamed = new Map<number, StreamedPages>();
       /** Position in its object's `StreamedPages` of each page sent to hashing, in order. */
       const positions: number[] = [];
@@ -536,7 +553,7 @@ export class ImageStoreCore implements ImageStore {
           mine = new StreamedPages();
           streamed.set(page.objectId, mine);
         }
-        const position = mine.indexes.length;
+        const position = mine.count;
         if (isAllZero(page.bytes)) {
           mine.add(page.pageIndex, undefined, 0, ZERO_PAGE, what);
           zeroPages++;
@@ -555,7 +572,7 @@ export class ImageStoreCore implements ImageStore {
         // or a new blob (claimed here, added below in the same order).
         const fresh: number[] = [];
         for (let i = 0; i < items.length; i++) {
-          const slot = parentHashes?.get(digests, i * 32) ?? -1;
+          const slot = inParentPack?.(digests, i * 32) ?? -1;
           let where: number;
           if (slot >= 0) {
             where = inParent(slot);
@@ -588,12 +605,13 @@ export class ImageStoreCore implements ImageStore {
       }
       await writer.flush();
 
-      const { maps, layout } = mergeLayout(draft.objects, streamed, parent, writer);
+      const { maps, layout, isNew } = mergeLayout(draft.objects, streamed, parent, writer);
+      const packs = livePacks(layout);
+      const hints = inPackHints(layout, packs);
       const finalObjects: VmObjectImage[] = draft.objects.map((o) => {
         const { inheritFromParent: _ignored, ...rest } = o;
-        return { ...rest, pages: maps.get(o.id)! };
+        return { ...rest, pages: { ...maps.get(o.id)!, inPack: hints.get(o.id)! } };
       });
-      const packs = layout.packs;
 
       const { objects: _drafts, created, ...restDraft } = draft;
       const manifest: Manifest = {
@@ -603,7 +621,7 @@ export class ImageStoreCore implements ImageStore {
         version: { major: IMAGE_FORMAT_MAJOR, minor: IMAGE_FORMAT_MINOR },
         created: created ?? { time: new Date(this.now()).toISOString(), tool: "vkc" },
         objects: finalObjects,
-        packs: [...packs],
+        packs,
       };
       for (const key of manifestBlobKeys(manifest)) {
         if (!(await this.blobs.has(key)))
@@ -615,6 +633,13 @@ export class ImageStoreCore implements ImageStore {
       });
       await this.blobs.put(manifestKey(encoded.id), encoded.bytes); // the commit point
       this.remember(encoded.id, manifest, layout);
+      this.known.written(
+        encoded.id,
+        parentId ?? (parent === undefined ? undefined : null),
+        manifest,
+        layout,
+        isNew,
+      );
       await marker.release();
       for (const name of refs)
         await this.blobs.put(refKey(name), new TextEncoder().encode(`${encoded.id}\n`));

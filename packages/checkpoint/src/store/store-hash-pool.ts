@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { Sha256Hex } from "../model/model-values.ts";
-import { sha256Bytes, sha256HexOfParts } from "./store-hash.ts";
+import { sha256HexOfParts, sha256Into } from "./store-hash.ts";
 
 /**
  * A small pool of worker threads that run SHA-256 (node:crypto) off the main thread, so the
@@ -20,9 +20,13 @@ import { sha256Bytes, sha256HexOfParts } from "./store-hash.ts";
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const crypto = require("node:crypto");
-const digest = typeof crypto.hash === "function"
-  ? (b) => crypto.hash("sha256", b, "buffer")
-  : (b) => crypto.createHash("sha256").update(b).digest();
+// As store-hash.ts's sha256Into: a latin1 string per digest is cheaper than a buffer.
+const digestInto = typeof crypto.hash === "function"
+  ? (b, out, at) => {
+      const d = crypto.hash("sha256", b, "latin1");
+      for (let i = 0; i < 32; i++) out[at + i] = d.charCodeAt(i);
+    }
+  : (b, out, at) => out.set(crypto.createHash("sha256").update(b).digest(), at);
 parentPort.on("message", (job) => {
   const transfer = job.parts.map((p) => p.buffer);
   try {
@@ -31,7 +35,7 @@ parentPort.on("message", (job) => {
       const count = Math.floor(data.length / job.pageSize);
       const digests = new Uint8Array(count * 32);
       for (let i = 0; i < count; i++) {
-        digests.set(digest(data.subarray(i * job.pageSize, (i + 1) * job.pageSize)), i * 32);
+        digestInto(data.subarray(i * job.pageSize, (i + 1) * job.pageSize), digests, i * 32);
       }
       parentPort.postMessage({ id: job.id, parts: job.parts, digests }, [...transfer, digests.buffer]);
     } else if (job.kind === "ranges") {
@@ -40,7 +44,7 @@ parentPort.on("message", (job) => {
       const digests = new Uint8Array(count * 32);
       for (let i = 0; i < count; i++) {
         const at = job.ranges[2 * i];
-        digests.set(digest(data.subarray(at, at + job.ranges[2 * i + 1])), i * 32);
+        digestInto(data.subarray(at, at + job.ranges[2 * i + 1]), digests, i * 32);
       }
       parentPort.postMessage({ id: job.id, parts: job.parts, digests }, [...transfer, digests.buffer]);
     } else {
@@ -190,7 +194,7 @@ function inlinePageDigests(data: Uint8Array, pageSize: number): Uint8Array {
   const count = Math.floor(data.length / pageSize);
   const digests = new Uint8Array(count * 32);
   for (let i = 0; i < count; i++) {
-    digests.set(sha256Bytes(data.subarray(i * pageSize, (i + 1) * pageSize)), i * 32);
+    sha256Into(data.subarray(i * pageSize, (i + 1) * pageSize), digests, i * 32);
   }
   return digests;
 }
@@ -200,7 +204,7 @@ function inlineRangeDigests(data: Uint8Array, ranges: Float64Array): Uint8Array 
   const digests = new Uint8Array(count * 32);
   for (let i = 0; i < count; i++) {
     const at = ranges[2 * i]!;
-    digests.set(sha256Bytes(data.subarray(at, at + ranges[2 * i + 1]!)), i * 32);
+    sha256Into(data.subarray(at, at + ranges[2 * i + 1]!), digests, i * 32);
   }
   return digests;
 }

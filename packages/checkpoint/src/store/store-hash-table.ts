@@ -29,6 +29,13 @@ export class HashTable {
     return this.count;
   }
 
+  /** Make room for `count` entries in all, so that adding up to that many does not grow it again. */
+  reserve(count: number): void {
+    let capacity = this.values.length;
+    while (count * 2 > capacity) capacity *= 2;
+    if (capacity > this.values.length) this.rehash(capacity);
+  }
+
   /** Map the hash at `hashes[at .. at + 32)` to `value` (≥ 0), replacing an earlier value. */
   set(hashes: Uint8Array, at: number, value: number): void {
     if ((this.count + 1) * 2 > this.values.length) this.grow();
@@ -57,10 +64,14 @@ export class HashTable {
   }
 
   private grow(): void {
+    this.rehash(this.values.length * 2);
+  }
+
+  private rehash(capacity: number): void {
     const keys = this.keys;
     const values = this.values;
-    this.keys = new Uint8Array(keys.length * 2);
-    this.values = new Int32Array(values.length * 2).fill(-1);
+    this.keys = new Uint8Array(capacity * 32);
+    this.values = new Int32Array(capacity).fill(-1);
     this.mask = this.values.length - 1;
     this.count = 0;
     for (let slot = 0; slot < values.length; slot++) {

@@ -5,15 +5,30 @@ import type { Sha256Hex } from "../model/model-values.ts";
  * SHA-256 helpers for the store's hot paths. A page is hashed once on write and once on read,
  * so the per-call cost matters more than the per-byte cost: the one-shot `crypto.hash`
  * (Node >= 20.12) skips the `Hash` object and is about twice as fast on 4 KiB pages as
- * `createHash().update().digest()`, which remains the fallback on older Nodes.
+ * `createHash().update().digest()`, which remains the fallback on older Nodes. Asked for a
+ * `latin1` string instead of a `Buffer`, it skips allocating a buffer per digest too: a
+ * quarter faster again on 4 KiB pages (`sha256Into`).
  */
-type OneShotHash = (algorithm: string, data: Uint8Array, encoding: "buffer") => Buffer;
+type OneShotHash = {
+  (algorithm: string, data: Uint8Array, encoding: "buffer"): Buffer;
+  (algorithm: string, data: Uint8Array, encoding: "latin1"): string;
+};
 const oneShot = (crypto as unknown as { hash?: OneShotHash }).hash;
 
 /** The 32-byte SHA-256 digest of `data`. */
 export function sha256Bytes(data: Uint8Array): Buffer {
   if (oneShot !== undefined) return oneShot("sha256", data, "buffer");
   return crypto.createHash("sha256").update(data).digest();
+}
+
+/** Write the 32-byte SHA-256 digest of `data` into `out[at .. at + 32)`. */
+export function sha256Into(data: Uint8Array, out: Uint8Array, at: number): void {
+  if (oneShot === undefined) {
+    out.set(crypto.createHash("sha256").update(data).digest(), at);
+    return;
+  }
+  const digest = oneShot("sha256", data, "latin1"); // one char per byte, no buffer
+  for (let i = 0; i < 32; i++) out[at + i] = digest.charCodeAt(i);
 }
 
 /** The lowercase hex SHA-256 of `data`. */

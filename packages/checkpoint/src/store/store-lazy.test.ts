@@ -24,6 +24,17 @@ describe("lazyPageReader", () => {
     for (let i = 0; i < HEAP; i++) expect(same(reader.readPageSync(2, i), expected(2, i))).toBe(true);
   });
 
+  it("finds a page's pack from the page map's inPack hint: one header read, not a search", async () => {
+    const mem = createMemoryStore();
+    const store = createImageStore(mem, { packTargetBytes: 4096 }); // a pack per page
+    const { manifest } = await store.writeImage(sampleDraft({}, HEAP), samplePages(HEAP));
+    expect(manifest.packs.length).toBeGreaterThan(30);
+    const reader = await lazyPageReader(createImageStore(mem), "latest");
+    mem.resetStats();
+    expect(same(reader.readPageSync(2, HEAP - 2), expected(2, HEAP - 2))).toBe(true);
+    expect(mem.stats.getRanges).toBeLessThanOrEqual(2); // its pack's header, then the page
+  });
+
   it("reads batches with one ranged get per pack, in the order asked", async () => {
     const mem = createMemoryStore();
     const store = createImageStore(mem, { packTargetBytes: 16 * 4096 });

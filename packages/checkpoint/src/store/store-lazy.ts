@@ -37,8 +37,9 @@ export interface LazyPageRef {
  * offset from the packs' headers → one ranged read, checked against the hash. Never returns bytes
  * that do not match the manifest.
  *
- * The pack index is built as pages are looked for, not up front: a lookup that misses searches
- * the raw pack headers (each read synchronously once) for the page's hash and decodes only the
+ * The pack index is built as pages are looked for, not up front: a lookup that misses reads the
+ * header of the pack the page map's `inPack` hint names (format 1.3), else searches the raw pack
+ * headers (each read synchronously once) for the page's hash and decodes only the
  * pack that has it, so a restore's first pages do not wait for every header to be decoded, and
  * the whole index is built once over the restore.
  */
@@ -108,10 +109,18 @@ class PageReader implements LazyPageReader {
     const position = positionOf(object.pages.indexes, pageIndex);
     if (position < 0) return undefined;
     const hash = Buffer.from(object.pages.hashes.subarray(position * 32, position * 32 + 32)).toString("hex");
-    const at = this.index.get(hash) ?? this.search(hash);
+    const at =
+      this.index.get(hash) ?? this.hinted(hash, object.pages.inPack?.[position]) ?? this.search(hash);
     if (at === undefined)
       throw new NotFoundError(`page ${hash.slice(0, 12)}`, `in no pack of image ${this.id.slice(0, 12)}`);
     return { hash, at };
+  }
+
+  /** Look for `hash` in pack `k` of the manifest, as the page map's `inPack` hint says. */
+  private hinted(hash: Sha256Hex, k: number | undefined): Located | undefined {
+    if (k === undefined || k >= this.manifest.packs.length || this.indexed[k] === true) return undefined;
+    this.indexPack(k, this.rawHead(k));
+    return this.index.get(hash);
   }
 
   /**
@@ -215,7 +224,7 @@ class PageReader implements LazyPageReader {
 }
 
 /** Position of `index` in the ascending `indexes`, or -1. */
-function positionOf(indexes: readonly number[], index: number): number {
+function positionOf(indexes: Uint32Array, index: number): number {
   let lo = 0;
   let hi = indexes.length - 1;
   while (lo <= hi) {

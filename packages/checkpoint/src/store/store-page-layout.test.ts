@@ -60,7 +60,7 @@ describe("incremental images from a cached layout", () => {
     // every pack it lists holds at least one of its pages (verify checked the converse)
     const hashes = new Set(
       cached.manifest.objects.flatMap((o) =>
-        o.pages.indexes.map((_, k) =>
+        Array.from(o.pages.indexes, (_, k) =>
           Buffer.from(o.pages.hashes.subarray(k * 32, k * 32 + 32)).toString("hex"),
         ),
       ),

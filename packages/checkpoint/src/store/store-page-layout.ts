@@ -7,18 +7,62 @@ import { HashTable } from "./store-hash-table.ts";
 
 /**
  * Where every page of an image lives, in typed arrays: for each object, the pack of each entry
- * of its page map, as an index into the image's `packs`. A writer keeps the layout of the image
- * it wrote, so the next (incremental) image is built by merging arrays: no pack header is read
- * again and no per-page string or object is made for the pages it inherits.
+ * of its page map, as a slot of `packs`. A writer keeps the layout of the image it wrote, so the
+ * next (incremental) image is built by copying runs of arrays: no pack header is read again, no
+ * per-page string or object is made, and the pages it inherits keep their slots.
+ *
+ * That is why `packs` may hold packs none of the image's pages is in any more (`pagesInPack` 0):
+ * a child appends its new packs to its parent's slots instead of renumbering every page. The
+ * image's own pack list (its manifest's `packs`) is `livePacks(layout)`.
  */
 export interface PageLayout {
   readonly packs: readonly Sha256Hex[];
   /** Object id → pack slot of each entry of its page map, in page map order. */
   readonly slots: ReadonlyMap<number, Uint32Array>;
+  /** Per slot of `packs`: how many page-map entries of the image are in it. */
+  readonly pagesInPack: Uint32Array;
 }
 
 /** A slot for a page whose hash is in none of the image's packs (a damaged image). */
 const MISSING = 0xffffffff;
+
+/** The packs a layout's pages are in, sorted (an image's `packs`, FORMAT.md §4.1). */
+export function livePacks(layout: PageLayout): Sha256Hex[] {
+  return layout.packs.filter((_, slot) => layout.pagesInPack[slot]! > 0).sort();
+}
+
+/** Count the entries of `slots` per pack slot (MISSING ones are not counted). */
+function countSlots(slots: Iterable<Uint32Array>, packCount: number): Uint32Array {
+  const counts = new Uint32Array(packCount);
+  for (const of of slots) for (let k = 0; k < of.length; k++) if (of[k]! !== MISSING) counts[of[k]!]!++;
+  return counts;
+}
+
+/**
+ * The layout of a stored image from its page maps' `inPack` hints (format 1.3), or `undefined`
+ * when an object has none (older images): then `layoutFromIndex` reads every pack header.
+ */
+export function layoutFromHints(manifest: Pick<Manifest, "objects" | "packs">): PageLayout | undefined {
+  const slots = new Map<number, Uint32Array>();
+  for (const o of manifest.objects) {
+    if (o.pages.inPack === undefined) return undefined;
+    slots.set(o.id, o.pages.inPack);
+  }
+  return { packs: manifest.packs, slots, pagesInPack: countSlots(slots.values(), manifest.packs.length) };
+}
+
+/** Each object's `inPack` hints for an image whose `packs` are `imagePacks`, from its layout. */
+export function inPackHints(layout: PageLayout, imagePacks: readonly Sha256Hex[]): Map<number, Uint32Array> {
+  const position = new Map(imagePacks.map((p, i) => [p, i]));
+  const positionOfSlot = Uint32Array.from(layout.packs, (p) => position.get(p) ?? MISSING);
+  const out = new Map<number, Uint32Array>();
+  for (const [id, slots] of layout.slots) {
+    const hints = new Uint32Array(slots.length);
+    for (let k = 0; k < slots.length; k++) hints[k] = positionOfSlot[slots[k]!]!;
+    out.set(id, hints);
+  }
+  return out;
+}
 
 /** The layout of a stored image from the index of its packs' headers (the slow path). */
 export function layoutFromIndex(
@@ -37,7 +81,7 @@ export function layoutFromIndex(
     }
     slots.set(o.id, out);
   }
-  return { packs: manifest.packs, slots };
+  return { packs: manifest.packs, slots, pagesInPack: countSlots(slots.values(), manifest.packs.length) };
 }
 
 /** Every page hash of an image → its pack slot: what a child image dedups against. */
@@ -67,39 +111,50 @@ function copyHash(from: Uint8Array, at: number, to: Uint8Array, into: number): v
 
 /** The pages streamed for one object: index, hash (32 bytes each) and where its bytes are. */
 export class StreamedPages {
-  readonly indexes: number[] = [];
-  readonly where: number[] = [];
+  private indexArray = new Uint32Array(64);
+  private whereArray = new Int32Array(64);
   private hashBytes = new Uint8Array(32 * 64);
+  private n = 0;
   private ascending = true;
   private seen: Set<number> | undefined;
 
+  /** Pages recorded so far. */
+  get count(): number {
+    return this.n;
+  }
+
   /** Record a page; throws when the same index comes twice. */
   add(index: number, hashes: Uint8Array | undefined, at: number, where: number, what: string): void {
-    const n = this.indexes.length;
-    if (n > 0 && index <= this.indexes[n - 1]!) {
-      if (this.ascending) {
-        this.ascending = false;
-        this.seen = new Set(this.indexes);
-      }
+    const n = this.n;
+    if (n > 0 && index <= this.indexArray[n - 1]! && this.ascending) {
+      this.ascending = false;
+      this.seen = new Set(this.indexArray.subarray(0, n));
     }
     if (!this.ascending) {
       if (this.seen!.has(index)) throw new InvalidArgumentError(what, "streamed twice");
       this.seen!.add(index);
     }
-    if ((n + 1) * 32 > this.hashBytes.length) {
-      const grown = new Uint8Array(this.hashBytes.length * 2);
-      grown.set(this.hashBytes);
-      this.hashBytes = grown;
-    }
+    if (n === this.indexArray.length) this.grow();
     if (hashes !== undefined) copyHash(hashes, at, this.hashBytes, n * 32);
-    this.indexes.push(index);
-    this.where.push(where);
+    this.indexArray[n] = index;
+    this.whereArray[n] = where;
+    this.n = n + 1;
   }
 
   /** Set where page `k` (in the order added) is, once its hash is known. */
   place(k: number, hashes: Uint8Array, at: number, where: number): void {
     copyHash(hashes, at, this.hashBytes, k * 32);
-    this.where[k] = where;
+    this.whereArray[k] = where;
+  }
+
+  /** Page index of page `k` (in the order added). */
+  indexAt(k: number): number {
+    return this.indexArray[k]!;
+  }
+
+  /** Where page `k` (in the order added) is. */
+  whereAt(k: number): number {
+    return this.whereArray[k]!;
   }
 
   get hashes(): Uint8Array {
@@ -107,10 +162,24 @@ export class StreamedPages {
   }
 
   /** Positions of the pages in ascending index order. */
-  order(): number[] {
-    const order = this.indexes.map((_, k) => k);
-    if (!this.ascending) order.sort((a, b) => this.indexes[a]! - this.indexes[b]!);
+  order(): Uint32Array {
+    const order = new Uint32Array(this.n);
+    for (let k = 0; k < order.length; k++) order[k] = k;
+    if (!this.ascending) order.sort((a, b) => this.indexArray[a]! - this.indexArray[b]!);
     return order;
+  }
+
+  private grow(): void {
+    const size = this.indexArray.length * 2;
+    const indexes = new Uint32Array(size);
+    indexes.set(this.indexArray);
+    const where = new Int32Array(size);
+    where.set(this.whereArray);
+    const hashes = new Uint8Array(size * 32);
+    hashes.set(this.hashBytes);
+    this.indexArray = indexes;
+    this.whereArray = where;
+    this.hashBytes = hashes;
   }
 }
 
@@ -120,92 +189,134 @@ export interface WrittenBlobs {
   readonly packOfBlob: readonly number[];
 }
 
+/** The page maps of a new image, its layout, and which entries of each map are new in it. */
+export interface MergedLayout {
+  readonly maps: Map<number, PageMap>;
+  readonly layout: PageLayout;
+  /** Object id → 1 per page-map entry this write added, 0 per entry inherited from the parent. */
+  readonly isNew: Map<number, Uint8Array>;
+}
+
+/** First position in ascending `indexes[from ..]` whose value is at least `value`. */
+function lowerBound(indexes: Uint32Array, from: number, value: number): number {
+  let lo = from;
+  let hi = indexes.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (indexes[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
  * The page maps of a new image and its layout: each object's streamed pages merged over the
- * parent's page map (when the draft says it inherits), then the packs those pages are in.
+ * parent's page map (when the draft says it inherits). Runs of inherited entries are found by
+ * binary search and copied whole (indexes, hashes and slots alike), and the per-pack counts are
+ * carried over and adjusted by what changed, so an incremental image of a large parent costs
+ * O(new pages) plus copying its page maps, whatever its size.
  */
 export function mergeLayout(
   drafts: readonly VmObjectDraft[],
   streamed: ReadonlyMap<number, StreamedPages>,
   parent: { manifest: Pick<Manifest, "objects">; layout: PageLayout } | undefined,
   writer: WrittenBlobs,
-): { maps: Map<number, PageMap>; layout: PageLayout } {
+): MergedLayout {
+  const parentPacks = parent?.layout.packs ?? [];
+  // Slots: the parent's, then the writer's packs (compacted below if too many fall out of use).
+  const packs = [...parentPacks, ...writer.packs];
+  const counts = new Uint32Array(packs.length);
+  if (parent !== undefined) counts.set(parent.layout.pagesInPack);
+  const packOfBlob = writer.packOfBlob;
   const parentObjects = new Map((parent?.manifest.objects ?? []).map((o) => [o.id, o]));
-  const merged = new Map<number, { map: PageMap; refs: Int32Array }>();
-  const usedParent = new Uint8Array(parent?.layout.packs.length ?? 0);
-  const usedWriter = new Uint8Array(writer.packs.length);
+  const inherited = new Set<number>();
+  const maps = new Map<number, PageMap>();
+  const slots = new Map<number, Uint32Array>();
+  const isNew = new Map<number, Uint8Array>();
 
   for (const o of drafts) {
     const baseObject = o.inheritFromParent === true ? parentObjects.get(o.id) : undefined;
-    const base = baseObject?.pages;
     const baseSlots = baseObject === undefined ? undefined : parent!.layout.slots.get(o.id);
+    if (baseObject !== undefined) inherited.add(o.id);
+    const baseIndexes = baseObject?.pages.indexes ?? new Uint32Array(0);
+    const baseHashes = baseObject?.pages.hashes ?? new Uint8Array(0);
+    // Entries past the object's (new) size are dropped.
+    const baseCount = lowerBound(baseIndexes, 0, o.size);
+    if (baseSlots !== undefined) for (let m = baseCount; m < baseSlots.length; m++) counts[baseSlots[m]!]!--;
     const mine = streamed.get(o.id);
-    const order = mine?.order() ?? [];
-    const capacity = (base?.indexes.length ?? 0) + order.length;
-    const indexes: number[] = [];
+    const order = mine?.order() ?? new Uint32Array(0);
+    const capacity = baseCount + order.length;
+    const indexes = new Uint32Array(capacity);
     const hashes = new Uint8Array(capacity * 32);
-    const refs = new Int32Array(capacity);
-    const baseCount = base?.indexes.length ?? 0;
+    const out = new Uint32Array(capacity);
+    const fresh = new Uint8Array(capacity);
+    let n = 0;
     let i = 0;
-    for (let j = 0; j <= order.length; j++) {
-      // The parent's entries before the next streamed page, copied as one run.
-      const k = order[j];
-      const next = k === undefined ? Number.POSITIVE_INFINITY : mine!.indexes[k]!;
-      let end = i;
-      while (end < baseCount && base!.indexes[end]! < next) end++;
-      let cut = end;
-      while (cut > i && base!.indexes[cut - 1]! >= o.size) cut--; // truncated to the object's size
-      if (cut > i) {
-        const at = indexes.length;
-        hashes.set(base!.hashes.subarray(i * 32, cut * 32), at * 32);
-        for (let n = i; n < cut; n++) {
-          const slot = baseSlots?.[n] ?? MISSING;
-          if (slot === MISSING) {
-            const hash = Buffer.from(base!.hashes.subarray(n * 32, n * 32 + 32)).toString("hex");
-            throw new NotFoundError(`page ${hash.slice(0, 12)}`, "inherited from a parent that lacks it");
-          }
-          refs[at + n - i] = slot;
-          indexes.push(base!.indexes[n]!);
-        }
+    const copyBase = (end: number) => {
+      if (end <= i) return;
+      if (baseSlots === undefined || baseSlots.subarray(i, end).includes(MISSING)) {
+        let m = i;
+        while (baseSlots !== undefined && baseSlots[m] !== MISSING) m++;
+        const hash = Buffer.from(baseHashes.subarray(m * 32, m * 32 + 32)).toString("hex");
+        throw new NotFoundError(`page ${hash.slice(0, 12)}`, "inherited from a parent that lacks it");
       }
+      indexes.set(baseIndexes.subarray(i, end), n);
+      hashes.set(baseHashes.subarray(i * 32, end * 32), n * 32);
+      out.set(baseSlots.subarray(i, end), n);
+      n += end - i;
       i = end;
-      if (k === undefined) break;
-      if (i < baseCount && base!.indexes[i] === next) i++; // the streamed page replaces the parent's
-      const where = mine!.where[k]!;
-      if (where !== ZERO_PAGE) {
-        hashes.set(mine!.hashes.subarray(k * 32, k * 32 + 32), indexes.length * 32);
-        refs[indexes.length] = where;
-        indexes.push(next);
+    };
+    for (let j = 0; j < order.length; j++) {
+      const k = order[j]!;
+      const index = mine!.indexAt(k);
+      copyBase(lowerBound(baseIndexes.subarray(0, baseCount), i, index));
+      if (i < baseCount && baseIndexes[i] === index) {
+        if (baseSlots !== undefined) counts[baseSlots[i]!]!--; // replaced by the streamed page
+        i++;
       }
+      const where = mine!.whereAt(k);
+      if (where === ZERO_PAGE) continue;
+      const slot = where >= 0 ? where : parentPacks.length + packOfBlob[-2 - where]!;
+      copyHash(mine!.hashes, k * 32, hashes, n * 32);
+      indexes[n] = index;
+      out[n] = slot;
+      fresh[n] = where >= 0 ? 0 : 1;
+      counts[slot]!++;
+      n++;
     }
-    for (let n = 0; n < indexes.length; n++) {
-      const ref = refs[n]!;
-      if (ref >= 0) usedParent[ref] = 1;
-      else usedWriter[writer.packOfBlob[-2 - ref]!] = 1;
-    }
-    merged.set(o.id, { map: { indexes, hashes: hashes.subarray(0, indexes.length * 32) }, refs });
+    copyBase(baseCount);
+    maps.set(o.id, { indexes: indexes.subarray(0, n), hashes: hashes.subarray(0, n * 32) });
+    slots.set(o.id, out.subarray(0, n));
+    isNew.set(o.id, fresh.subarray(0, n));
   }
+  // The parent's objects this image does not inherit leave their packs.
+  for (const [id, of] of parent?.layout.slots ?? [])
+    if (!inherited.has(id)) for (let k = 0; k < of.length; k++) if (of[k] !== MISSING) counts[of[k]!]!--;
 
-  // The image lists every pack one of its pages is in, sorted (FORMAT.md §4.1).
-  const chosen = new Set<Sha256Hex>();
-  for (let slot = 0; slot < usedParent.length; slot++) {
-    if (usedParent[slot] === 1) chosen.add(parent!.layout.packs[slot]!);
-  }
-  for (let n = 0; n < usedWriter.length; n++) if (usedWriter[n] === 1) chosen.add(writer.packs[n]!);
-  const packs = [...chosen].sort();
-  const slotOf = new Map(packs.map((p, n) => [p, n]));
-  const fromParent = Uint32Array.from(parent?.layout.packs ?? [], (p) => slotOf.get(p) ?? MISSING);
-  const fromWriter = Uint32Array.from(writer.packs, (p) => slotOf.get(p) ?? MISSING);
-  const maps = new Map<number, PageMap>();
-  const slots = new Map<number, Uint32Array>();
-  for (const [id, { map, refs }] of merged) {
-    const out = new Uint32Array(map.indexes.length);
-    for (let n = 0; n < out.length; n++) {
-      const ref = refs[n]!;
-      out[n] = ref >= 0 ? fromParent[ref]! : fromWriter[writer.packOfBlob[-2 - ref]!]!;
+  const layout = compact({ packs, slots, pagesInPack: counts });
+  return { maps, layout, isNew };
+}
+
+/**
+ * The same layout without the slots of packs none of its pages is in, once those outnumber the
+ * packs in use (so a long chain of incrementals does not drag every pack it ever used along).
+ */
+function compact(layout: PageLayout): PageLayout {
+  const live = layout.pagesInPack.reduce((n, c) => n + (c > 0 ? 1 : 0), 0);
+  if (layout.packs.length - live <= live) return layout;
+  const renumber = new Uint32Array(layout.packs.length).fill(MISSING);
+  const packs: Sha256Hex[] = [];
+  layout.packs.forEach((pack, slot) => {
+    if (layout.pagesInPack[slot]! > 0) {
+      renumber[slot] = packs.length;
+      packs.push(pack);
     }
-    maps.set(id, map);
-    slots.set(id, out);
-  }
-  return { maps, layout: { packs, slots } };
+  });
+  const slots = new Map<number, Uint32Array>();
+  for (const [id, of] of layout.slots)
+    slots.set(
+      id,
+      of.map((slot) => (slot === MISSING ? MISSING : renumber[slot]!)),
+    );
+  return { packs, slots, pagesInPack: countSlots(slots.values(), packs.length) };
 }

@@ -27,15 +27,21 @@ export interface UploaderOptions {
  * Packs go out in groups: one marker update names every pack of a group, then the group's
  * packs are put. The marker rule of store-markers.ts holds (a pack is named before it is put),
  * the marker costs one request per group instead of one per pack, and marker updates stay in
- * order (each names a superset of the one before). Groups grow 1, 2, 4, … up to `groupSize`:
- * the backend starts working as early as it can, and a large image costs one marker update per
- * `groupSize` packs (1/16 of a request per 4 MiB by default). Memory is bounded: `submit` waits while
+ * order (each names a superset of the one before). The first group is one pack, so the backend
+ * starts working as early as it can; every later one is `groupSize` packs, so a large image costs
+ * one marker update and one gc-intent listing (store-markers.ts) per `groupSize` packs: 2/16 of
+ * a request per pack by default, which the packs' size pays for (image-store.ts). Memory is bounded: `submit` waits while
  * `groupsInFlight` groups are being written and one more is filling, so at most
  * `(groupsInFlight + 1) * groupSize` packs are held.
  *
- * On a backend with deferred durability (`BlobStoreDeferred`, the file store) packs are written
- * unsynced and invisible, and `drain` makes them all durable and visible at once (one sync
- * pass instead of one per pack), before the caller puts the manifest that names them.
+ * On a backend with deferred durability (`BlobStoreDeferred`, the file store) a pack written
+ * is neither visible nor durable until it is published, so it needs no marker until then:
+ * each pack is written as soon as it is sealed (at most `putsPerGroup` at once, so at most that
+ * many plus the one being submitted are held), and `drain` names them all in one marker update
+ * and then makes them durable and visible at once (one sync pass instead of one per pack),
+ * before the caller puts the manifest that names them. No marker update (a synced put) stands
+ * between the packer and the disk, and a gc run, which sees only published packs, still finds
+ * each one named by the marker first (FORMAT.md §7).
  *
  * The first failure stops everything queued after it and is thrown by the next `submit` or by
  * `drain`; `settle` waits for whatever is still running without throwing (for error paths) and
@@ -70,6 +76,7 @@ export class PackUploader {
    */
   async submit(pack: SealedPack | Promise<SealedPack>): Promise<void> {
     this.throwIfFailed();
+    if (supportsDeferred(this.blobs)) return this.submitDeferred(pack);
     const sealing = Promise.resolve(pack);
     sealing.catch(() => undefined); // awaited when its group starts; this only silences a dropped one
     this.filling.push(sealing);
@@ -93,6 +100,8 @@ export class PackUploader {
       const deferred = this.takeDeferred();
       if (deferred.length > 0 && supportsDeferred(this.blobs)) {
         try {
+          // Named before they become visible: gc lists only published packs.
+          await this.marker.add(deferred.map((value) => value.key));
           await this.blobs.publishDeferred(deferred);
         } catch (error) {
           await this.blobs.discardDeferred(deferred).catch(() => undefined);
@@ -114,6 +123,19 @@ export class PackUploader {
     }
   }
 
+  /** Deferred durability: write the pack now, unpublished; wait while `putsPerGroup` are running. */
+  private async submitDeferred(pack: SealedPack | Promise<SealedPack>): Promise<void> {
+    while (this.running.size >= this.putsPerGroup) await Promise.race(this.running);
+    this.throwIfFailed();
+    const done: Promise<void> = Promise.resolve(pack)
+      .then((sealed) => (this.failure === undefined ? this.put(sealed) : sealed.release?.()))
+      .catch((error: unknown) => {
+        this.failure ??= { error };
+      })
+      .finally(() => this.running.delete(done));
+    this.running.add(done);
+  }
+
   private takeDeferred(): DeferredPut[] {
     const deferred = this.deferred;
     this.deferred = [];
@@ -126,9 +148,12 @@ export class PackUploader {
     while (this.running.size > 0) await Promise.all(this.running);
   }
 
-  /** Groups grow 1, 2, 4, … up to `groupSize`: the backend starts early, markers stay few. */
+  /**
+   * One pack, then `groupSize`: the backend starts early, and a ramp (1, 2, 4, …) would cost two
+   * requests (marker update + intent listing) per extra group.
+   */
   private nextGroupSize(): number {
-    return Math.min(this.groupSize, 2 ** Math.min(this.groupsStarted, 30));
+    return this.groupsStarted === 0 ? 1 : this.groupSize;
   }
 
   private throwIfFailed(): void {
@@ -189,14 +214,13 @@ export class PackUploader {
   private async putChunks(pack: SealedPack): Promise<void> {
     if (supportsDeferred(this.blobs)) {
       const chunks = pack.chunks;
-      this.deferred.push(
-        await this.blobs.putDeferred(
-          pack.key,
-          (async function* () {
-            yield* chunks;
-          })(),
-        ),
+      const value = await this.blobs.putDeferred(
+        pack.key,
+        (async function* () {
+          yield* chunks;
+        })(),
       );
+      this.deferred.push(value);
       return;
     }
     if (supportsPutStream(this.blobs)) {

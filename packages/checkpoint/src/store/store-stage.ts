@@ -135,7 +135,7 @@ export class PageStage {
     for (const [id, pages] of this.entries) {
       const sorted = Float64Array.from(pages.keys()).sort();
       const n = sorted.length;
-      const indexes = new Array<number>(n);
+      const indexes = new Uint32Array(n);
       const hashes = new Uint8Array(n * 32);
       const slots = new Uint32Array(n);
       for (let k = 0; k < n; k++) {
@@ -158,7 +158,9 @@ export class PageStage {
       objects.push({ id, kind: "anon", size: 0, pages: { indexes, hashes } });
       layoutSlots.set(id, slots);
     }
-    return { manifest: { objects, packs }, layout: { packs, slots: layoutSlots } };
+    const pagesInPack = new Uint32Array(packs.length);
+    for (const of of layoutSlots.values()) for (const slot of of) pagesInPack[slot]!++;
+    return { manifest: { objects, packs }, layout: { packs, slots: layoutSlots, pagesInPack } };
   }
 
   stats(): StageStats {

@@ -44,7 +44,7 @@ export class LazyRestore {
   constructor(readonly reader: LazyPageReader) {}
 
   /** Give `object` the pages `indexes` (ascending) of image object `imageObjectId`, to load lazily. */
-  attach(object: VmObject, imageObjectId: number, indexes: readonly number[]): void {
+  attach(object: VmObject, imageObjectId: number, indexes: Uint32Array): void {
     const lazy = new ObjectLazyPages(
       this,
       object,
@@ -149,7 +149,7 @@ export class ObjectLazyPages implements LazyPages {
     readonly owner: VmObject,
     readonly imageObjectId: number,
     /** Every index the image has for the object, ascending. */
-    private readonly indexes: readonly number[],
+    private readonly indexes: Uint32Array,
     private readonly gone: Uint8Array,
     private left: number,
   ) {}
@@ -189,7 +189,7 @@ export class ObjectLazyPages implements LazyPages {
   }
 
   pending(): number[] {
-    return this.indexes.filter((_, at) => this.gone[at] === 0);
+    return Array.from(this.indexes).filter((_, at) => this.gone[at] === 0);
   }
 
   fork(twin: VmObject): LazyPages {
@@ -234,7 +234,7 @@ export class ObjectLazyPages implements LazyPages {
 }
 
 /** The first position in the ascending `indexes` whose value is at least `index`. */
-function lowerBound(indexes: readonly number[], index: number): number {
+function lowerBound(indexes: Uint32Array, index: number): number {
   let lo = 0;
   let hi = indexes.length;
   while (lo < hi) {
