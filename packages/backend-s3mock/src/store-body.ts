@@ -21,9 +21,12 @@ export class ChunkedBody {
   }
 
   /** A new stream of the chunks (their bytes are not copied). */
+  private cached: Readable | undefined;
   stream(): Readable {
+    if (this.cached) return this.cached;
     const buffers = this.chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength));
-    return Readable.from(buffers, { objectMode: false });
+    this.cached = Readable.from(buffers, { objectMode: false });
+    return this.cached;
   }
 }
 
