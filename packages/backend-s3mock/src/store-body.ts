@@ -21,12 +21,9 @@ export class ChunkedBody {
   }
 
   /** A new stream of the chunks (their bytes are not copied). */
-  private cached: Readable | undefined;
   stream(): Readable {
-    if (this.cached) return this.cached;
     const buffers = this.chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength));
-    this.cached = Readable.from(buffers, { objectMode: false });
-    return this.cached;
+    return Readable.from(buffers, { objectMode: false });
   }
 }
 

@@ -2,6 +2,7 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { CheckpointError } from "../errors.ts";
 import {
   IntegrityError,
+  InvalidArgumentError,
   InvalidImageError,
   SignatureError,
   UnsupportedFormatError,
@@ -35,6 +36,12 @@ export interface EncodeManifestOptions {
   /** HMAC-SHA256 key: when given, the envelope carries a signature. */
   readonly signKey?: Uint8Array | string;
   readonly limits?: Partial<CodecLimits>;
+  /**
+   * Where the envelope is written: `size` bytes the encoder overwrites whole (default: new
+   * memory). A writer that puts many manifests can hand out reused memory: touching fresh
+   * memory costs a page fault per 4 KiB, and a large image's manifest is megabytes.
+   */
+  readonly allocate?: (size: number) => Uint8Array;
 }
 
 export interface DecodeManifestOptions {
@@ -78,7 +85,7 @@ export function encodeManifest(manifest: Manifest, options: EncodeManifestOption
     signature = new Uint8Array(hmac.digest());
   }
   const id = digest.digest();
-  const { bytes, body: bodyBytes } = encodeEnvelope({
+  const { bytes, body: bodyBytes } = encodeEnvelope(options.allocate ?? uninitialized, {
     format: IMAGE_FORMAT,
     version: { major: manifest.version.major, minor: manifest.version.minor },
     manifest: body,
@@ -102,13 +109,16 @@ function uninitialized(size: number): Uint8Array {
  * with the body (megabytes for a large image, given in parts) copied once, into the output, not
  * encoded a second time. Returns the envelope and a view of the body in it.
  */
-function encodeEnvelope(envelope: {
-  format: string;
-  version: { major: number; minor: number };
-  manifest: readonly Uint8Array[];
-  digest: Uint8Array;
-  signature: Uint8Array | undefined;
-}): { bytes: Uint8Array; body: Uint8Array } {
+function encodeEnvelope(
+  allocate: (size: number) => Uint8Array,
+  envelope: {
+    format: string;
+    version: { major: number; minor: number };
+    manifest: readonly Uint8Array[];
+    digest: Uint8Array;
+    signature: Uint8Array | undefined;
+  },
+): { bytes: Uint8Array; body: Uint8Array } {
   const body = envelope.manifest;
   const bodyLength = body.reduce((n, part) => n + part.length, 0);
   const pairs: [key: Uint8Array, value: Uint8Array[]][] = [];
@@ -120,7 +130,10 @@ function encodeEnvelope(envelope: {
   add("manifest", [byteStringHead(bodyLength), ...body]);
   pairs.sort(([a], [b]) => a.length - b.length || Buffer.compare(Buffer.from(a), Buffer.from(b)));
   const parts = [Uint8Array.of(0xa0 | pairs.length), ...pairs.flatMap(([key, value]) => [key, ...value])];
-  const out = uninitialized(parts.reduce((sum, p) => sum + p.length, 0));
+  const size = parts.reduce((sum, p) => sum + p.length, 0);
+  const out = allocate(size);
+  if (out.length !== size)
+    throw new InvalidArgumentError("allocate", `gave ${out.length} bytes, not ${size}`);
   let at = 0;
   let bodyAt = 0;
   for (const part of parts) {

@@ -63,6 +63,7 @@ import {
   written,
   ZERO_PAGE,
 } from "./store-page-layout.ts";
+import { giveBackBuffer, takeBuffer } from "./store-pipeline-buffers.ts";
 import { hashPageBatches } from "./store-pipeline-pages.ts";
 import { countingStore, emptyStats, type StoreStats, statsDelta } from "./store-stats.ts";
 import { verifyImages } from "./store-verify.ts";
@@ -76,6 +77,8 @@ const DEFAULT_PACK_BYTES = 4 * 1024 * 1024 + 512 * 1024;
 /** First ranged get of a pack header: usually the whole header in one request. */
 const HEADER_PROBE_BYTES = 64 * 1024;
 const MANIFEST_CACHE = 16;
+/** Manifest envelopes are written into pooled buffers of a multiple of this size. */
+const MANIFEST_BUFFER_STEP = 1 << 20;
 const LAYOUT_CACHE = 4;
 /** Packs `readPages` fetches ahead of the one it is handing out. */
 const READ_AHEAD = 2;
@@ -529,6 +532,8 @@ export class ImageStoreCore implements ImageStore {
       const streamed = new Map<number, StreamedPages>();
       /** Position in its object's `StreamedPages` of each page sent to hashing, in order. */
       const positions: number[] = [];
+      /** The `StreamedPages` of each page sent to hashing, beside `positions`. */
+      const owners: StreamedPages[] = [];
       let nextPosition = 0;
       let pagesIn = 0;
       let pagesWritten = 0;
@@ -561,17 +566,18 @@ export class ImageStoreCore implements ImageStore {
         }
         mine.add(page.pageIndex, undefined, 0, ZERO_PAGE, what); // placed in stage 3
         positions.push(position);
+        owners.push(mine);
         pagesIn++;
         return page.bytes;
       };
       // A batch is as large as a pack, so a batch of new pages becomes a pack as it is (no copy).
       const batchPages = Math.max(1, Math.floor(packTarget / PAGE_SIZE));
       for await (const batch of hashPageBatches(pages, accept, pool, { pageSize: PAGE_SIZE, batchPages })) {
-        const { items, digests, pages: bytes } = batch;
+        const { count, digests, pages: bytes } = batch;
         // Where each page's bytes are: the parent's packs, a blob this write claimed already,
         // or a new blob (claimed here, added below in the same order).
         const fresh: number[] = [];
-        for (let i = 0; i < items.length; i++) {
+        for (let i = 0; i < count; i++) {
           const slot = inParentPack?.(digests, i * 32) ?? -1;
           let where: number;
           if (slot >= 0) {
@@ -585,16 +591,17 @@ export class ImageStoreCore implements ImageStore {
               fresh.push(i);
             }
           }
-          streamed.get(items[i]!.objectId)!.place(positions[nextPosition++]!, digests, i * 32, where);
+          owners[nextPosition]!.place(positions[nextPosition++]!, digests, i * 32, where);
         }
         pagesWritten += fresh.length;
-        pagesDeduped += items.length - fresh.length;
+        pagesDeduped += count - fresh.length;
         if (nextPosition === positions.length) {
           positions.length = 0;
+          owners.length = 0;
           nextPosition = 0;
         }
-        if (fresh.length === items.length && writer.empty) {
-          const full = writer.adopt(batch.take(), PAGE_SIZE, digests, items.length);
+        if (fresh.length === count && writer.empty) {
+          const full = writer.adopt(batch.take(), PAGE_SIZE, digests, count);
           if (full !== undefined) await full;
           continue;
         }
@@ -627,11 +634,22 @@ export class ImageStoreCore implements ImageStore {
         if (!(await this.blobs.has(key)))
           throw new NotFoundError(key, "referenced by the image but not stored");
       }
+      // The envelope goes into a pooled buffer (sizes rounded up so a chain of images reuses one),
+      // handed back once the put is done: backends do not keep what they are given.
+      let pooled: Uint8Array | undefined;
       const encoded = encodeManifest(manifest, {
         limits: this.limits,
         ...(this.options.signKey !== undefined ? { signKey: this.options.signKey } : {}),
+        allocate: (size) => {
+          pooled = takeBuffer(Math.ceil(size / MANIFEST_BUFFER_STEP) * MANIFEST_BUFFER_STEP);
+          return pooled.subarray(0, size);
+        },
       });
-      await this.blobs.put(manifestKey(encoded.id), encoded.bytes); // the commit point
+      try {
+        await this.blobs.put(manifestKey(encoded.id), encoded.bytes); // the commit point
+      } finally {
+        if (pooled !== undefined) giveBackBuffer(pooled);
+      }
       this.remember(encoded.id, manifest, layout);
       this.known.written(
         encoded.id,

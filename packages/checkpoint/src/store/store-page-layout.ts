@@ -197,6 +197,34 @@ export interface MergedLayout {
   readonly isNew: Map<number, Uint8Array>;
 }
 
+/** Runs shorter than this are copied by a loop: cheaper than three `subarray` views and `set`s. */
+const SHORT_RUN = 32;
+
+/** Copy entries `from .. to` of a page map and its slots to position `at` of the output arrays. */
+function copyRun(
+  indexes: Uint32Array,
+  hashes: Uint8Array,
+  slots: Uint32Array,
+  from: number,
+  to: number,
+  outIndexes: Uint32Array,
+  outHashes: Uint8Array,
+  outSlots: Uint32Array,
+  at: number,
+): void {
+  if (to - from >= SHORT_RUN) {
+    outIndexes.set(indexes.subarray(from, to), at);
+    outHashes.set(hashes.subarray(from * 32, to * 32), at * 32);
+    outSlots.set(slots.subarray(from, to), at);
+    return;
+  }
+  for (let k = from, j = at; k < to; k++, j++) {
+    outIndexes[j] = indexes[k]!;
+    outSlots[j] = slots[k]!;
+    copyHash(hashes, k * 32, outHashes, j * 32);
+  }
+}
+
 /** First position in ascending `indexes[from ..]` whose value is at least `value`. */
 function lowerBound(indexes: Uint32Array, from: number, value: number): number {
   let lo = from;
@@ -250,19 +278,19 @@ export function mergeLayout(
     const hashes = new Uint8Array(capacity * 32);
     const out = new Uint32Array(capacity);
     const fresh = new Uint8Array(capacity);
+    // A parent entry no pack holds (a damaged parent) may be dropped or replaced, not inherited.
+    const damaged = baseSlots?.includes(MISSING) === true;
     let n = 0;
     let i = 0;
     const copyBase = (end: number) => {
       if (end <= i) return;
-      if (baseSlots === undefined || baseSlots.subarray(i, end).includes(MISSING)) {
+      if (baseSlots === undefined || (damaged && baseSlots.subarray(i, end).includes(MISSING))) {
         let m = i;
         while (baseSlots !== undefined && baseSlots[m] !== MISSING) m++;
         const hash = Buffer.from(baseHashes.subarray(m * 32, m * 32 + 32)).toString("hex");
         throw new NotFoundError(`page ${hash.slice(0, 12)}`, "inherited from a parent that lacks it");
       }
-      indexes.set(baseIndexes.subarray(i, end), n);
-      hashes.set(baseHashes.subarray(i * 32, end * 32), n * 32);
-      out.set(baseSlots.subarray(i, end), n);
+      copyRun(baseIndexes, baseHashes, baseSlots, i, end, indexes, hashes, out, n);
       n += end - i;
       i = end;
     };

@@ -21,21 +21,26 @@ describe("hashPageBatches", () => {
   ] as const) {
     it(`hands back ${count} pages in order with their digests (batches of ${batchPages})`, async () => {
       const items = Array.from({ length: count }, (_, i) => ({ n: i + 1, bytes: page(i + 1) }));
+      // The caller keeps what it needs of each accepted item, in order: batches carry only bytes.
+      const accepted: typeof items = [];
       const seen: number[] = [];
-      const batches = hashPageBatches(items, (i) => i.bytes, new HashPool(1), {
-        pageSize: PAGE,
-        batchPages,
-        batchesAhead: 2,
-      });
-      for await (const { items: got, digests, pages } of batches) {
-        expect(got.length).toBeLessThanOrEqual(batchPages);
-        got.forEach((item, k) => {
+      const accept = (item: (typeof items)[number]) => {
+        accepted.push(item);
+        return item.bytes;
+      };
+      const batches = hashPageBatches(items, accept, new HashPool(1), { pageSize: PAGE, batchPages, batchesAhead: 2 });
+      for await (const { count: got, digests, pages } of batches) {
+        expect(got).toBeGreaterThan(0);
+        expect(got).toBeLessThanOrEqual(batchPages);
+        expect(digests.length).toBe(got * 32);
+        for (let k = 0; k < got; k++) {
+          const item = accepted[seen.length]!;
           seen.push(item.n);
           expect(Buffer.from(pages.subarray(k * PAGE, (k + 1) * PAGE)).equals(Buffer.from(item.bytes))).toBe(
             true,
           );
           expect(Buffer.from(digests.subarray(k * 32, k * 32 + 32)).toString("hex")).toBe(sha(item.bytes));
-        });
+        }
       }
       expect(seen).toEqual(items.map((i) => i.n));
     });
@@ -43,14 +48,17 @@ describe("hashPageBatches", () => {
 
   it("skips what accept refuses and passes on what it throws", async () => {
     const items = Array.from({ length: 10 }, (_, i) => ({ n: i, bytes: page(i + 1) }));
-    const seen: number[] = [];
-    const accept = (i: { n: number; bytes: Uint8Array }) => (i.n % 3 === 0 ? undefined : i.bytes);
-    for await (const batch of hashPageBatches(items, accept, new HashPool(0), {
-      pageSize: PAGE,
-      batchPages: 2,
-    }))
-      seen.push(...batch.items.map((i) => i.n));
-    expect(seen).toEqual([1, 2, 4, 5, 7, 8]);
+    const accepted: number[] = [];
+    const accept = (i: { n: number; bytes: Uint8Array }) => {
+      if (i.n % 3 === 0) return undefined;
+      accepted.push(i.n);
+      return i.bytes;
+    };
+    const sizes: number[] = [];
+    for await (const batch of hashPageBatches(items, accept, new HashPool(0), { pageSize: PAGE, batchPages: 2 }))
+      sizes.push(batch.count);
+    expect(accepted).toEqual([1, 2, 4, 5, 7, 8]);
+    expect(sizes).toEqual([2, 2, 2]);
 
     const refusing = (i: { n: number; bytes: Uint8Array }) => {
       if (i.n === 4) throw new Error("page 4 refused");

@@ -1,13 +1,13 @@
 import type { HashPool } from "./store-hash-pool.ts";
 import { giveBackBuffer, takeBuffer } from "./store-pipeline-buffers.ts";
 
-/** A batch of pages with their digests, in the order they came. */
-export interface HashedBatch<T> {
-  /** The accepted items, in order. */
-  readonly items: readonly T[];
-  /** SHA-256 of item `i` at `digests[32 * i .. 32 * i + 32)`; the array is the caller's to keep. */
+/** A batch of pages with their digests, in the order they were accepted. */
+export interface HashedBatch {
+  /** Pages in the batch: the next `count` pages `accept` took, in order. */
+  readonly count: number;
+  /** SHA-256 of page `i` at `digests[32 * i .. 32 * i + 32)`; the array is the caller's to keep. */
   readonly digests: Uint8Array;
-  /** The bytes of item `i` at `pages[pageSize * i ..]`: valid until the next batch is taken. */
+  /** The bytes of page `i` at `pages[pageSize * i ..]`: valid until the next batch is taken. */
   readonly pages: Uint8Array;
   /**
    * Keep the batch's buffer (the whole of it, `pages` at its start) instead of letting it go
@@ -24,15 +24,19 @@ export interface PageHashingOptions {
   readonly batchesAhead?: number;
 }
 
-interface Batch<T> {
-  buffer: Uint8Array;
-  items: T[];
+/** A batch being hashed: resolves to the batch, and says whether it has already. */
+interface InFlight {
+  readonly done: Promise<HashedBatch & { readonly taken: boolean }>;
+  ready: boolean;
 }
 
 /**
  * Hash a stream of equal-sized pages on the pool, a batch at a time, handing batches back in
  * order. `accept` sees every item first: it returns the bytes to hash, or `undefined` to skip
- * the item (and may throw to refuse the stream).
+ * the item (and may throw to refuse the stream). The caller keeps whatever it needs to know
+ * about each accepted item (in `accept`, in order): a batch says only how many it holds, so
+ * no item outlives the moment it is copied (items held until their batch is hashed would
+ * survive young-generation collections, and on the write path that cost more than the copy).
  *
  * Each accepted page is copied once into a batch buffer; full batches go to the pool while the
  * next fills, so hashing runs beside the caller's own work (packing, waiting for writes).
@@ -45,38 +49,40 @@ export async function* hashPageBatches<T>(
   accept: (item: T) => Uint8Array | undefined,
   pool: HashPool,
   options: PageHashingOptions,
-): AsyncGenerator<HashedBatch<T>> {
+): AsyncGenerator<HashedBatch> {
   const { pageSize } = options;
   const batchPages = Math.max(1, options.batchPages ?? 1024);
   const batchesAhead = Math.max(1, options.batchesAhead ?? 2);
-  const hashing: { done: Promise<HashedBatch<T> & { readonly taken: boolean }>; ready: boolean }[] = [];
-  let filling: Batch<T> | undefined;
+  const hashing: InFlight[] = [];
+  let buffer: Uint8Array | undefined;
+  let count = 0;
   let handedOut = 0;
 
-  const send = (batch: Batch<T>) => {
-    const used = batch.buffer.subarray(0, batch.items.length * pageSize);
-    const entry = { done: undefined as unknown as (typeof hashing)[number]["done"], ready: false };
-    entry.done = pool.pageDigests(used, pageSize).then(({ data, digests }) => {
-      entry.ready = true;
-      let taken = false;
-      return {
-        items: batch.items,
-        digests,
-        pages: data,
-        take() {
-          taken = true;
-          return new Uint8Array(data.buffer);
-        },
-        get taken() {
-          return taken;
-        },
-      };
-    });
+  const send = (full: Uint8Array, pages: number) => {
+    const entry: InFlight = {
+      done: pool.pageDigests(full.subarray(0, pages * pageSize), pageSize).then(({ data, digests }) => {
+        entry.ready = true;
+        let taken = false;
+        return {
+          count: pages,
+          digests,
+          pages: data,
+          take() {
+            taken = true;
+            return new Uint8Array(data.buffer);
+          },
+          get taken() {
+            return taken;
+          },
+        };
+      }),
+      ready: false,
+    };
     entry.done.catch(() => undefined); // awaited in order below; this only silences an abandoned batch
     hashing.push(entry);
   };
 
-  async function* handOut(): AsyncGenerator<HashedBatch<T>> {
+  async function* handOut(): AsyncGenerator<HashedBatch> {
     const batch = await hashing.shift()!.done;
     handedOut++;
     yield batch;
@@ -86,18 +92,18 @@ export async function* hashPageBatches<T>(
   for await (const item of source) {
     const bytes = accept(item);
     if (bytes === undefined) continue;
-    if (filling === undefined) filling = { buffer: takeBuffer(batchPages * pageSize), items: [] };
-    filling.buffer.set(bytes, filling.items.length * pageSize);
-    filling.items.push(item);
-    if (filling.items.length < batchPages) continue;
-    send(filling);
-    filling = undefined;
+    buffer ??= takeBuffer(batchPages * pageSize);
+    buffer.set(bytes, count * pageSize);
+    if (++count < batchPages) continue;
+    send(buffer, count);
+    buffer = undefined;
+    count = 0;
     // Hand out what is hashed already, and wait when too many batches are out. The allowance
     // grows with the batches handed out, so the first one goes downstream as soon as it can.
     while (hashing.length > Math.min(batchesAhead, handedOut) || hashing[0]?.ready === true) {
       yield* handOut();
     }
   }
-  if (filling !== undefined) send(filling);
+  if (buffer !== undefined) send(buffer, count);
   while (hashing.length > 0) yield* handOut();
 }
