@@ -26,7 +26,8 @@ export class RequestBody {
 
   /** The whole body in one buffer (joined on first use: for XML bodies and multipart parts). */
   get data(): Buffer {
-    this.joined ??= this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.size);
+    this.joined ??=
+      this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.size);
     return this.joined;
   }
 

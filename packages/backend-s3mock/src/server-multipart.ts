@@ -65,7 +65,12 @@ export async function uploadPart(ctx: HandlerContext): Promise<S3Response> {
   }
   const upload = requireUpload(ctx);
   const data = ctx.body.data;
-  const part: PartMeta = { partNumber, etag: `"${ctx.body.md5Hex()}"`, size: data.length, lastModified: ctx.now };
+  const part: PartMeta = {
+    partNumber,
+    etag: `"${ctx.body.md5Hex()}"`,
+    size: data.length,
+    lastModified: ctx.now,
+  };
   await ctx.state.putPart(bucket, upload, part, data);
   const headers: Record<string, string> = { etag: part.etag };
   if (ctx.body.checksum) headers[checksumHeaderName(ctx.body.checksum.algorithm)] = ctx.body.checksum.value;

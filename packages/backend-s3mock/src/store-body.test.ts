@@ -74,7 +74,11 @@ describe("multi-chunk uploads", () => {
       new HeadObjectCommand({ Bucket: s3.bucket, Key: "packs/one", ChecksumMode: "ENABLED" }),
     );
     expect(head.ChecksumCRC32).toBe(crc);
-    expect(head.ETag).toBe(`"${createHash("md5").update(joined(...parts)).digest("hex")}"`);
+    expect(head.ETag).toBe(
+      `"${createHash("md5")
+        .update(joined(...parts))
+        .digest("hex")}"`,
+    );
   });
 
   it("resends the whole body when a request is retried", async () => {
@@ -100,7 +104,9 @@ describe("multi-chunk uploads", () => {
     await store.putStream("signed/v", chunks(bytes(10, 1), bytes(5000, 2)));
     expect(seen.at(-1)?.["x-amz-content-sha256"]).toMatch(/^[0-9a-f]{64}$/);
     expect(seen.at(-1)?.Expect).toBe("100-continue");
-    expect(Buffer.from((await store.get("signed/v"))!).equals(joined(bytes(10, 1), bytes(5000, 2)))).toBe(true);
+    expect(Buffer.from((await store.get("signed/v"))!).equals(joined(bytes(10, 1), bytes(5000, 2)))).toBe(
+      true,
+    );
   });
 });
 
@@ -110,11 +116,18 @@ describe("large bodies hashed on the server's worker", () => {
     const body = bytes(1024 * KiB, 9);
     const md5 = createHash("md5").update(body).digest();
     const put = await client.send(
-      new PutObjectCommand({ Bucket: s3.bucket, Key: "big/ok", Body: body, ContentMD5: md5.toString("base64") }),
+      new PutObjectCommand({
+        Bucket: s3.bucket,
+        Key: "big/ok",
+        Body: body,
+        ContentMD5: md5.toString("base64"),
+      }),
     );
     expect(put.ETag).toBe(`"${md5.toString("hex")}"`);
     await expect(
-      client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: "big/crc", Body: body, ChecksumCRC32: "AAAAAA==" })),
+      client.send(
+        new PutObjectCommand({ Bucket: s3.bucket, Key: "big/crc", Body: body, ChecksumCRC32: "AAAAAA==" }),
+      ),
     ).rejects.toMatchObject({ name: "BadDigest" });
     await expect(
       client.send(

@@ -11,8 +11,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { assertValidKey, type BlobStore, type BlobStoreStreaming, StoreIOError } from "@vkc/checkpoint";
 import { S3IntegrityError, S3RequestError } from "./errors.ts";
-import { type ResolvedS3Options, resolveS3Options, type S3StoreOptions } from "./store-config.ts";
 import { addChunkedBodyMiddleware, ChunkedBody, crc32Base64 } from "./store-body.ts";
+import { type ResolvedS3Options, resolveS3Options, type S3StoreOptions } from "./store-config.ts";
 import { cutParts, uploadMultipart } from "./store-multipart.ts";
 
 /**

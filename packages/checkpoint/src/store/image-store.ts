@@ -523,8 +523,7 @@ export class ImageStoreCore implements ImageStore {
       // pages of the image this store wrote last (so an incremental costs O(its new pages)).
       let inParentPack: ((hashes: Uint8Array, at: number) => number) | undefined;
       if (parentId !== undefined && parent !== undefined) {
-        this.known.include(parentId, parent.manifest, parent.layout);
-        inParentPack = this.known.lookupIn(parent.layout);
+        inParentPack = this.known.lookupIn(parentId, parent.manifest, parent.layout);
       } else if (parent !== undefined) {
         const staged = hashTableOf(parent.manifest, parent.layout);
         inParentPack = (hashes, at) => staged.get(hashes, at);

@@ -46,6 +46,35 @@ describe("HashPool", () => {
     expect(Buffer.from(digests).equals(sha(big.subarray(4096, 8192)))).toBe(true);
   });
 
+  for (const size of [0, 1]) {
+    it(`reads a shared buffer in place, leaving the caller's views valid (${size} workers)`, async () => {
+      const pool = new HashPool(size);
+      const shared = new Uint8Array(new SharedArrayBuffer(5 * 4096));
+      shared.set(randomBytes(shared.length));
+      const view = shared.subarray(4096, 4 * 4096); // a part of it: shared, so never copied
+      const want = Buffer.concat([1, 2, 3].map((i) => sha(shared.subarray(i * 4096, (i + 1) * 4096))));
+      const { data, digests } = await pool.pageDigests(view, 4096);
+      expect(data).toBe(view);
+      expect(shared.buffer.byteLength).toBe(5 * 4096); // nothing was moved away
+      expect(Buffer.from(digests).equals(want)).toBe(true);
+      const ranged = await pool.rangeDigests(view, Float64Array.from([0, 4096, 100, 50]));
+      expect(ranged.data).toBe(view);
+      expect(
+        Buffer.from(ranged.digests).equals(
+          Buffer.concat([want.subarray(0, 32), sha(view.subarray(100, 150))]),
+        ),
+      ).toBe(true);
+      const whole = await pool.digestHex([view, new Uint8Array([1, 2])]);
+      expect(whole.hex).toBe(
+        createHash("sha256")
+          .update(view)
+          .update(new Uint8Array([1, 2]))
+          .digest("hex"),
+      );
+      expect(whole.parts[0]).toBe(view);
+    });
+  }
+
   it("runs many jobs at once and answers each with its own result", async () => {
     const pool = new HashPool(2);
     const values = Array.from({ length: 20 }, (_, i) => new Uint8Array(1000 + i).fill(i));

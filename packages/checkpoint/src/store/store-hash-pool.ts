@@ -10,7 +10,10 @@ import { sha256HexOfParts, sha256Into } from "./store-hash.ts";
  *   - `rangeDigests(data, ranges)`: the digest of each `[offset, length]` range of `data`;
  *   - `digestHex(parts)`: the hex digest of `parts` taken as one value (a whole pack).
  *
- * Buffers move to a worker and back without copying (they are transferred), so a caller
+ * Bytes on a `SharedArrayBuffer` (the write path's pooled buffers, store-pipeline-buffers.ts)
+ * are read by the worker in place: nothing is moved, copied or allocated per job, and the
+ * caller's views stay valid (it must not change the bytes until the promise resolves). Other
+ * buffers move to a worker and back without copying (they are transferred), so a caller
  * gives up the bytes it passes until the promise resolves, and must use the views it gets
  * back. A view that does not span its whole `ArrayBuffer` (the caller cannot give that away)
  * is copied first. Idle workers never keep the process alive. When a worker cannot start,
@@ -27,8 +30,11 @@ const digestInto = typeof crypto.hash === "function"
       for (let i = 0; i < 32; i++) out[at + i] = d.charCodeAt(i);
     }
   : (b, out, at) => out.set(crypto.createHash("sha256").update(b).digest(), at);
+// Shared buffers are read in place and not sent back (null); the others go back transferred.
+const owned = (p) => !(p.buffer instanceof SharedArrayBuffer);
 parentPort.on("message", (job) => {
-  const transfer = job.parts.map((p) => p.buffer);
+  const back = job.parts.map((p) => (owned(p) ? p : null));
+  const transfer = job.parts.filter(owned).map((p) => p.buffer);
   try {
     if (job.kind === "pages") {
       const data = job.parts[0];
@@ -37,7 +43,7 @@ parentPort.on("message", (job) => {
       for (let i = 0; i < count; i++) {
         digestInto(data.subarray(i * job.pageSize, (i + 1) * job.pageSize), digests, i * 32);
       }
-      parentPort.postMessage({ id: job.id, parts: job.parts, digests }, [...transfer, digests.buffer]);
+      parentPort.postMessage({ id: job.id, parts: back, digests }, [...transfer, digests.buffer]);
     } else if (job.kind === "ranges") {
       const data = job.parts[0];
       const count = job.ranges.length / 2;
@@ -46,14 +52,14 @@ parentPort.on("message", (job) => {
         const at = job.ranges[2 * i];
         digestInto(data.subarray(at, at + job.ranges[2 * i + 1]), digests, i * 32);
       }
-      parentPort.postMessage({ id: job.id, parts: job.parts, digests }, [...transfer, digests.buffer]);
+      parentPort.postMessage({ id: job.id, parts: back, digests }, [...transfer, digests.buffer]);
     } else {
       const hasher = crypto.createHash("sha256");
       for (const part of job.parts) hasher.update(part);
-      parentPort.postMessage({ id: job.id, parts: job.parts, hex: hasher.digest("hex") }, transfer);
+      parentPort.postMessage({ id: job.id, parts: back, hex: hasher.digest("hex") }, transfer);
     }
   } catch (error) {
-    parentPort.postMessage({ id: job.id, parts: job.parts, error: String(error && error.message) }, transfer);
+    parentPort.postMessage({ id: job.id, parts: back, error: String(error && error.message) }, transfer);
   }
 });
 `;
@@ -66,6 +72,7 @@ interface Job {
   readonly ranges?: Float64Array;
 }
 
+/** A worker's answer to a job, with the job's parts: shared ones as sent, others moved back. */
 interface Reply {
   readonly id: number;
   readonly parts: Uint8Array[];
@@ -74,13 +81,25 @@ interface Reply {
   readonly error?: string;
 }
 
+/** A reply as it comes over the wire: `null` for each part that was shared (not sent back). */
+type WireReply = Omit<Reply, "parts"> & { readonly parts: (Uint8Array | null)[] };
+
 interface Pending {
-  resolve(reply: Reply): void;
+  resolve(reply: WireReply): void;
   reject(error: Error): void;
 }
 
-/** A view the caller may give away: the whole of its `ArrayBuffer`, else a copy of it. */
-function transferable(view: Uint8Array): Uint8Array {
+/** A view on a `SharedArrayBuffer`: a worker reads it in place, nothing is moved or copied. */
+function isShared(view: Uint8Array): boolean {
+  return typeof SharedArrayBuffer === "function" && view.buffer instanceof SharedArrayBuffer;
+}
+
+/**
+ * A view a worker may have: a shared one as it is, else one the caller can give away (the
+ * whole of its `ArrayBuffer`), else a copy of it.
+ */
+function sendable(view: Uint8Array): Uint8Array {
+  if (isShared(view)) return view;
   const whole = view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
   return whole && view.buffer instanceof ArrayBuffer ? view : view.slice();
 }
@@ -93,7 +112,7 @@ class HashWorker {
   constructor(private readonly onExit: (worker: HashWorker) => void) {
     this.worker = new Worker(WORKER_SOURCE, { eval: true });
     this.worker.unref();
-    this.worker.on("message", (reply: Reply) => {
+    this.worker.on("message", (reply: WireReply) => {
       const job = this.pending.get(reply.id);
       this.pending.delete(reply.id);
       if (this.pending.size === 0) this.worker.unref();
@@ -109,13 +128,15 @@ class HashWorker {
 
   run(job: Job): Promise<Reply> {
     const id = this.nextId++;
-    const parts = job.parts.map(transferable);
+    const parts = job.parts.map(sendable);
     return new Promise<Reply>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      const resolveWire = (reply: WireReply) =>
+        resolve({ ...reply, parts: reply.parts.map((p, i) => p ?? parts[i]!) });
+      this.pending.set(id, { resolve: resolveWire, reject });
       this.worker.ref(); // an unanswered job keeps the process alive
       this.worker.postMessage(
         { id, kind: job.kind, pageSize: job.pageSize, ranges: job.ranges, parts },
-        parts.map((p) => p.buffer as ArrayBuffer),
+        parts.filter((p) => !isShared(p)).map((p) => p.buffer as ArrayBuffer),
       );
     });
   }

@@ -29,13 +29,6 @@ export class HashTable {
     return this.count;
   }
 
-  /** Make room for `count` entries in all, so that adding up to that many does not grow it again. */
-  reserve(count: number): void {
-    let capacity = this.values.length;
-    while (count * 2 > capacity) capacity *= 2;
-    if (capacity > this.values.length) this.rehash(capacity);
-  }
-
   /** Map the hash at `hashes[at .. at + 32)` to `value` (≥ 0), replacing an earlier value. */
   set(hashes: Uint8Array, at: number, value: number): void {
     if ((this.count + 1) * 2 > this.values.length) this.grow();

@@ -40,6 +40,19 @@ describe("dedup of an incremental image through the table of known pages", () =>
     expect(Buffer.from(await reader.readPage(c.id, 2, 0)).equals(Buffer.from(pageBytes(2, 0, 2)))).toBe(true);
   });
 
+  it("is not misled by an unrelated image that shares contents with the parent", async () => {
+    const blobs = createMemoryStore();
+    const warm = createImageStore(blobs, options);
+    const base = await warm.writeImage(sampleDraft(), samplePages());
+    // another process, written between: same contents, so its own packs hold them too
+    await warm.writeImage(sampleDraft({ comm: "other" }), samplePages(), { refs: [] });
+    const child = await warm.writeImage(over(base.id), [heap(5, pageBytes(2, 1))]);
+    expect(child.stats).toMatchObject({ pagesWritten: 0, pagesDeduped: 1 });
+    // every pack it lists is one of its parent's (page 5's old content left with its pack)
+    expect(child.manifest.packs.filter((p) => !base.manifest.packs.includes(p))).toEqual([]);
+    expect(child.manifest.packs).toHaveLength(base.manifest.packs.length - 1);
+  });
+
   it("dedups along a chain of many incrementals as a cold writer does at each step", async () => {
     const blobs = createMemoryStore();
     const warm = createImageStore(blobs, options);

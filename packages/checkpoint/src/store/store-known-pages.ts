@@ -4,48 +4,68 @@ import type { PageMap } from "../model/model-vm.ts";
 import { HashTable } from "./store-hash-table.ts";
 import type { PageLayout } from "./store-page-layout.ts";
 
-/** A table this much larger than the image at hand (plus a floor) is rebuilt from that image. */
-const REBUILD_FACTOR = 4;
-const REBUILD_FLOOR = 1 << 16;
+/** Chains whose tables are kept (like the layouts an image store keeps). */
+const CHAINS_KEPT = 4;
+
+/** One chain's table: content hash → pack (an ordinal of `packs`). */
+interface ChainTable {
+  readonly table: HashTable;
+  readonly packs: Sha256Hex[];
+  readonly ordinals: Map<Sha256Hex, number>;
+}
 
 /**
- * Which pack holds each page content an image store has written or dedup'd against, kept across
- * writes so that an incremental image dedups its few new pages against its parent's many at a
- * cost that grows with the new pages, not with the parent's (issue 8, target 4).
+ * Which pack holds each page content of a chain of images, kept across writes so that an
+ * incremental image dedups its few new pages against its parent's many at a cost that grows
+ * with the new pages, not with the parent's (issue 8, target 4).
  *
- * One table for the store: content hash → pack (as an ordinal of `packs`). Packs are immutable,
- * so an entry stays true forever; whether a write may reuse it depends only on whether the pack
- * is one of its parent's (the parent's manifest protects only its own packs: FORMAT.md §7), which
- * `parentSlots` answers per write in O(packs). A content stored in two packs keeps the one
- * recorded last, so a reuse can be missed (the page is written again), never made wrongly.
- *
- * `complete` holds the images whose every page is in the table; a parent outside it is added
- * once, O(its pages). The table is rebuilt when it outgrows the image at hand.
+ * A table belongs to the newest image of a chain: writing a child moves it from the parent to the
+ * child and adds the child's new pages (O(new pages)); a parent without a table gets one built
+ * from its layout, once (O(its pages)). Packs are immutable, so an entry stays true; whether a
+ * write may reuse it depends only on whether the pack is one of its parent's (the parent's
+ * manifest protects only its own packs: FORMAT.md §7), which `lookupIn` answers per write in
+ * O(packs). A content stored in two packs of a chain keeps the newer one, the one a descendant
+ * most likely still lists; a reuse can be missed (the page is written again), never made wrongly.
+ * Tables are per chain so that an unrelated image never shadows a parent's entries.
  */
 export class KnownPages {
-  private table = new HashTable();
-  private packs: Sha256Hex[] = [];
-  private ordinals = new Map<Sha256Hex, number>();
-  private readonly complete = new Set<ImageId>();
+  private readonly chains = new Map<ImageId, ChainTable>();
 
-  /** Make sure every page of image `id` (`manifest`, laid out as `layout`) is in the table. */
-  include(id: ImageId, manifest: Pick<Manifest, "objects">, layout: PageLayout): void {
-    if (this.complete.has(id)) return;
-    const pages = pageCount(manifest.objects);
-    if (this.table.size > REBUILD_FACTOR * pages + REBUILD_FLOOR) this.reset();
-    this.table.reserve(this.table.size + 2 * pages);
-    for (const o of manifest.objects) {
-      const slots = layout.slots.get(o.id);
-      if (slots !== undefined) this.addPages(o.pages, slots, layout.packs);
+  /**
+   * A lookup for a write over image `id` (`manifest`, laid out as `layout`): the parent's pack
+   * slot of the pack holding the content at `hashes[at ..]`, or -1 if none of its packs is known
+   * to. Builds the image's table first if it has none.
+   */
+  lookupIn(
+    id: ImageId,
+    manifest: Pick<Manifest, "objects">,
+    layout: PageLayout,
+  ): (hashes: Uint8Array, at: number) => number {
+    let chain = this.chains.get(id);
+    if (chain === undefined) {
+      chain = newChain(pageCount(manifest.objects));
+      for (const o of manifest.objects) {
+        const slots = layout.slots.get(o.id);
+        if (slots !== undefined) addPages(chain, o.pages, slots, layout.packs);
+      }
+      this.keep(id, chain);
     }
-    this.complete.add(id);
+    const { table, ordinals } = chain;
+    const slotOf = new Int32Array(chain.packs.length).fill(-1);
+    layout.packs.forEach((pack, slot) => {
+      const ordinal = ordinals.get(pack);
+      if (ordinal !== undefined && layout.pagesInPack[slot]! > 0) slotOf[ordinal] = slot;
+    });
+    return (hashes, at) => {
+      const ordinal = table.get(hashes, at);
+      return ordinal < 0 || ordinal >= slotOf.length ? -1 : slotOf[ordinal]!;
+    };
   }
 
   /**
    * Record image `id`, written over `from`: its parent, `undefined` for none, or `null` for pages
-   * inherited from something that is not an image of the table (a pre-copy stage). Its pages not
-   * inherited (`isNew` per page-map entry) are added; unless `from` is complete or none, `id` is
-   * not complete either.
+   * inherited from something that is not an image (a pre-copy stage: no table is kept then). The
+   * pages it added (`isNew` per page-map entry) go into its parent's table, which passes to it.
    */
   written(
     id: ImageId,
@@ -54,60 +74,56 @@ export class KnownPages {
     layout: PageLayout,
     isNew: ReadonlyMap<number, Uint8Array>,
   ): void {
-    if (from === null || (from !== undefined && !this.complete.has(from))) return;
+    if (from === null) return;
+    let chain: ChainTable | undefined;
     if (from === undefined) {
-      if (this.table.size > REBUILD_FLOOR) this.reset();
       // Room for as many new pages again as the image has, so its children rarely grow it.
-      this.table.reserve(this.table.size + 2 * pageCount(manifest.objects));
+      chain = newChain(2 * pageCount(manifest.objects));
+    } else {
+      chain = this.chains.get(from);
+      if (chain === undefined) return; // the next child builds it from this image's layout
+      this.chains.delete(from);
     }
     for (const o of manifest.objects) {
       const slots = layout.slots.get(o.id);
       const fresh = isNew.get(o.id);
-      if (slots !== undefined && fresh !== undefined) this.addPages(o.pages, slots, layout.packs, fresh);
+      if (slots !== undefined && fresh !== undefined) addPages(chain, o.pages, slots, layout.packs, fresh);
     }
-    this.complete.add(id);
+    this.keep(id, chain);
   }
 
-  /**
-   * A lookup for a write over a parent laid out as `layout`: the parent's pack slot of the pack
-   * holding the content at `hashes[at ..]`, or -1 if none of the parent's packs is known to.
-   */
-  lookupIn(layout: PageLayout): (hashes: Uint8Array, at: number) => number {
-    const slotOf = new Int32Array(this.packs.length).fill(-1);
-    layout.packs.forEach((pack, slot) => {
-      const ordinal = this.ordinals.get(pack);
-      if (ordinal !== undefined && layout.pagesInPack[slot]! > 0) slotOf[ordinal] = slot;
-    });
-    return (hashes, at) => {
-      const ordinal = this.table.get(hashes, at);
-      return ordinal < 0 || ordinal >= slotOf.length ? -1 : slotOf[ordinal]!;
-    };
+  private keep(id: ImageId, chain: ChainTable): void {
+    this.chains.delete(id);
+    if (this.chains.size >= CHAINS_KEPT) this.chains.delete(this.chains.keys().next().value!);
+    this.chains.set(id, chain);
   }
+}
 
-  private addPages(map: PageMap, slots: Uint32Array, packs: readonly Sha256Hex[], only?: Uint8Array): void {
-    const ordinalOfSlot = packs.map((p) => this.ordinal(p));
-    for (let k = 0; k < slots.length; k++) {
-      if (only !== undefined && only[k] === 0) continue;
-      const ordinal = ordinalOfSlot[slots[k]!];
-      if (ordinal !== undefined) this.table.set(map.hashes, k * 32, ordinal);
-    }
-  }
+function newChain(expected: number): ChainTable {
+  return { table: new HashTable(expected), packs: [], ordinals: new Map() };
+}
 
-  private ordinal(pack: Sha256Hex): number {
-    let ordinal = this.ordinals.get(pack);
+/** Add the entries of `map` (only those `only` marks, if given) with the packs `slots` name. */
+function addPages(
+  chain: ChainTable,
+  map: PageMap,
+  slots: Uint32Array,
+  packs: readonly Sha256Hex[],
+  only?: Uint8Array,
+): void {
+  const ordinalOfSlot = packs.map((pack) => {
+    let ordinal = chain.ordinals.get(pack);
     if (ordinal === undefined) {
-      ordinal = this.packs.length;
-      this.packs.push(pack);
-      this.ordinals.set(pack, ordinal);
+      ordinal = chain.packs.length;
+      chain.packs.push(pack);
+      chain.ordinals.set(pack, ordinal);
     }
     return ordinal;
-  }
-
-  private reset(): void {
-    this.table = new HashTable();
-    this.packs = [];
-    this.ordinals = new Map();
-    this.complete.clear();
+  });
+  for (let k = 0; k < slots.length; k++) {
+    if (only !== undefined && only[k] === 0) continue;
+    const ordinal = ordinalOfSlot[slots[k]!];
+    if (ordinal !== undefined) chain.table.set(map.hashes, k * 32, ordinal);
   }
 }
 

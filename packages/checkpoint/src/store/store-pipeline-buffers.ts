@@ -5,6 +5,11 @@
  * the write pipeline takes its batch and pack buffers here and gives them back when a pack is
  * stored. The pool keeps at most `MAX_POOLED_BYTES` and empties itself when unused for a few
  * seconds, so an idle process holds nothing.
+ *
+ * The buffers are `SharedArrayBuffer`s: the hash workers read a batch where it is
+ * (store-hash-pool.ts). Moving a 4 MiB buffer to a worker and back instead made a new
+ * `ArrayBuffer` object per batch on each side, and that churn of external memory set off a
+ * full garbage collection every few batches.
  */
 
 const MAX_POOLED_BYTES = 128 * 1024 * 1024;
@@ -29,8 +34,7 @@ export function takeBuffer(size: number): Uint8Array {
     return spare;
   }
   counts.fresh++;
-  // Never from Node's shared small-buffer pool: these buffers are transferred to workers.
-  return Buffer.allocUnsafeSlow(size);
+  return new Uint8Array(new SharedArrayBuffer(size));
 }
 
 /** Hand a buffer from `takeBuffer` back; the caller must not use it afterwards. */

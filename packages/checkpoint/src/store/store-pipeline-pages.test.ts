@@ -28,7 +28,11 @@ describe("hashPageBatches", () => {
         accepted.push(item);
         return item.bytes;
       };
-      const batches = hashPageBatches(items, accept, new HashPool(1), { pageSize: PAGE, batchPages, batchesAhead: 2 });
+      const batches = hashPageBatches(items, accept, new HashPool(1), {
+        pageSize: PAGE,
+        batchPages,
+        batchesAhead: 2,
+      });
       for await (const { count: got, digests, pages } of batches) {
         expect(got).toBeGreaterThan(0);
         expect(got).toBeLessThanOrEqual(batchPages);
@@ -55,7 +59,10 @@ describe("hashPageBatches", () => {
       return i.bytes;
     };
     const sizes: number[] = [];
-    for await (const batch of hashPageBatches(items, accept, new HashPool(0), { pageSize: PAGE, batchPages: 2 }))
+    for await (const batch of hashPageBatches(items, accept, new HashPool(0), {
+      pageSize: PAGE,
+      batchPages: 2,
+    }))
       sizes.push(batch.count);
     expect(accepted).toEqual([1, 2, 4, 5, 7, 8]);
     expect(sizes).toEqual([2, 2, 2]);
