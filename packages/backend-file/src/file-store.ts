@@ -50,7 +50,12 @@ export interface FileStore extends BlobStore, BlobStoreStreaming, BlobStoreSyncR
 
 /** How often a write retries when a concurrent `delete` removed its directory under it. */
 const PUBLISH_ATTEMPTS = 16;
-const WRITE_CHUNK = 1024 * 1024;
+/**
+ * Largest write(2): a 4 MiB pack goes out in one call (each call is a trip through libuv's
+ * thread pool and back, which the image store's writer pays per pack), and a huge value still
+ * goes out in slices.
+ */
+const WRITE_CHUNK = 8 * 1024 * 1024;
 /** Temporary files fsynced, or values renamed, at once by `publishDeferred`. */
 const PUBLISH_LANES = 8;
 
@@ -89,7 +94,7 @@ async function readFully(fh: FileHandle, into: Uint8Array, position: number): Pr
 }
 
 async function writeFully(fh: FileHandle, data: Uint8Array): Promise<void> {
-  // Written in slices so one huge value does not become one huge write(2).
+  // Written in slices of WRITE_CHUNK so one huge value does not become one huge write(2).
   for (let at = 0; at < data.byteLength; at += WRITE_CHUNK) {
     const slice = data.subarray(at, Math.min(at + WRITE_CHUNK, data.byteLength));
     let done = 0;

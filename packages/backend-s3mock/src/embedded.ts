@@ -1,4 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { S3ConfigError } from "./errors.ts";
 import { createS3Server, type S3Server, type S3ServerOptions } from "./server.ts";
 import type { S3Credential } from "./server-sigv4.ts";
@@ -39,13 +42,23 @@ export function generateCredentials(): S3Credential {
 export async function startEmbeddedS3(options: EmbeddedS3Options = {}): Promise<EmbeddedS3> {
   const credentials = generateCredentials();
   const bucket = options.bucket ?? DEFAULT_BUCKET;
-  const server = await createS3Server({
-    host: "127.0.0.1",
-    credentials: [credentials],
-    buckets: [bucket],
-    ...(options.port === undefined ? {} : { port: options.port }),
-    ...(options.dir === undefined ? {} : { dir: options.dir }),
-  });
+  // Its own stores connect through a Unix socket in a private directory (no TCP on loopback);
+  // anyone else uses the URL.
+  const socketDir = process.platform === "win32" ? undefined : await mkdtemp(join(tmpdir(), "vkc-s3-"));
+  let server: S3Server;
+  try {
+    server = await createS3Server({
+      host: "127.0.0.1",
+      credentials: [credentials],
+      buckets: [bucket],
+      ...(options.port === undefined ? {} : { port: options.port }),
+      ...(options.dir === undefined ? {} : { dir: options.dir }),
+      ...(socketDir === undefined ? {} : { socketPath: join(socketDir, "s3.sock") }),
+    });
+  } catch (err) {
+    if (socketDir !== undefined) await rm(socketDir, { recursive: true, force: true });
+    throw err;
+  }
   const stores = new Set<S3BlobStore>();
   return {
     url: server.url,
@@ -62,6 +75,7 @@ export async function startEmbeddedS3(options: EmbeddedS3Options = {}): Promise<
         credentials,
         forcePathStyle: true,
         unsignedPayload: opts.unsignedPayload ?? true,
+        ...(server.socketPath === undefined ? {} : { socketPath: server.socketPath }),
         env: {},
       });
       stores.add(s);
@@ -71,6 +85,7 @@ export async function startEmbeddedS3(options: EmbeddedS3Options = {}): Promise<
       for (const s of stores) await s.close?.();
       stores.clear();
       await server.close();
+      if (socketDir !== undefined) await rm(socketDir, { recursive: true, force: true });
     },
   };
 }

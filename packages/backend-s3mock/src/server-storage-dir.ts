@@ -186,7 +186,7 @@ async function readData(path: string, start: number, end: number | undefined): P
     await fh.read(head, 0, PREFIX, 0);
     const base = PREFIX + head.readUInt32BE(MAGIC.length);
     const stop = end ?? (await fh.stat()).size - base;
-    const out = Buffer.alloc(stop - start);
+    const out = Buffer.allocUnsafe(stop - start); // every byte is read into it below, or it throws
     let done = 0;
     while (done < out.length) {
       const { bytesRead } = await fh.read(out, done, out.length - done, base + start + done);

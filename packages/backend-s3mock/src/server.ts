@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer as createNetServer, type Server as NetServer } from "node:net";
 import { S3ServerError } from "./errors.ts";
 import { type RequestBody, readRequestBody } from "./server-body.ts";
 import {
@@ -48,6 +48,11 @@ export interface S3ServerOptions {
   port?: number;
   /** Interface to listen on (default 127.0.0.1). */
   host?: string;
+  /**
+   * Also accept connections on this Unix socket path (created; removed at close): clients on the
+   * same machine skip TCP (`createS3Store({ socketPath })`). Requests are the same, signed for `url`.
+   */
+  socketPath?: string;
   /** Keep objects in this directory (a restart loses nothing); absent: in memory. */
   dir?: string;
   /** Accepted key pairs; every request must be signed (SigV4) with one of them. */
@@ -83,6 +88,8 @@ export interface S3Server {
   readonly port: number;
   readonly host: string;
   readonly region: string;
+  /** The Unix socket it also listens on, if any (`S3ServerOptions.socketPath`). */
+  readonly socketPath: string | undefined;
   readonly stats: S3ServerStats;
   /** Replace the fault settings at run time (`{}` turns faults off). */
   setFaults(faults: S3Faults): void;
@@ -462,6 +469,24 @@ export async function createS3Server(options: S3ServerOptions): Promise<S3Server
     server.listen(options.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  // The Unix socket hands its connections to the same HTTP server (same handlers, same close).
+  let local: NetServer | undefined;
+  if (options.socketPath !== undefined) {
+    const path = options.socketPath;
+    const unix = createNetServer((socket) => server.emit("connection", socket));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        unix.once("error", (err) =>
+          reject(new S3ServerError(`cannot listen on ${path}: ${err.message}`, { cause: err })),
+        );
+        unix.listen(path, () => resolve());
+      });
+    } catch (err) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw err;
+    }
+    local = unix;
+  }
   let closed: Promise<void> | undefined;
 
   return {
@@ -469,14 +494,18 @@ export async function createS3Server(options: S3ServerOptions): Promise<S3Server
     port,
     host,
     region,
+    socketPath: options.socketPath,
     stats,
     setFaults: (f) => faults.set(f),
     createBucket: addBucket,
     close() {
-      closed ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }).then(() => backend.close());
+      closed ??= Promise.all([
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+        new Promise<void>((resolve) => (local === undefined ? resolve() : local.close(() => resolve()))),
+      ]).then(() => backend.close());
       return closed;
     },
   };

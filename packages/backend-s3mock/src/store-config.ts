@@ -46,6 +46,11 @@ export interface S3StoreOptions {
    * Node handler opens a new connection for every such request.
    */
   expectContinue?: false | number;
+  /**
+   * Connect through this Unix socket instead of TCP, to a server on this machine that listens
+   * there too (`startEmbeddedS3` does). Requests are the same (signed for `endpoint`).
+   */
+  socketPath?: string;
   /** Environment to read defaults from (default `process.env`). */
   env?: Record<string, string | undefined>;
 }
@@ -64,6 +69,7 @@ export interface ResolvedS3Options {
   checksums: "WHEN_SUPPORTED" | "WHEN_REQUIRED";
   unsignedPayload: boolean;
   expectContinue: false | number;
+  socketPath: string | undefined;
 }
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -112,5 +118,6 @@ export function resolveS3Options(opts: S3StoreOptions): ResolvedS3Options {
       opts.expectContinue === undefined || opts.expectContinue === false
         ? false
         : positiveInt("expectContinue", opts.expectContinue, 0, 0),
+    socketPath: opts.socketPath,
   };
 }

@@ -14,6 +14,7 @@ import { S3IntegrityError, S3RequestError } from "./errors.ts";
 import { addChunkedBodyMiddleware, ChunkedBody, crc32Base64 } from "./store-body.ts";
 import { type ResolvedS3Options, resolveS3Options, type S3StoreOptions } from "./store-config.ts";
 import { cutParts, uploadMultipart } from "./store-multipart.ts";
+import { UnixSocketAgent } from "./store-socket.ts";
 
 /**
  * A `BlobStore` (specification v1) on S3 or any S3-compatible server, through the AWS SDK v3.
@@ -91,6 +92,7 @@ export function createS3Store(options: S3StoreOptions): S3BlobStore {
     requestHandler: {
       socketTimeout: o.requestTimeoutMs,
       connectionTimeout: Math.min(o.requestTimeoutMs, 10_000),
+      ...(o.socketPath === undefined ? {} : { httpAgent: new UnixSocketAgent(o.socketPath) }),
     },
     ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint }),
     ...(o.credentials === undefined ? {} : { credentials: o.credentials }),

@@ -650,13 +650,8 @@ export class ImageStoreCore implements ImageStore {
         if (pooled !== undefined) giveBackBuffer(pooled);
       }
       this.remember(encoded.id, manifest, layout);
-      this.known.written(
-        encoded.id,
-        parentId ?? (parent === undefined ? undefined : null),
-        manifest,
-        layout,
-        isNew,
-      );
+      if (parent === undefined) this.known.started(encoded.id, writer.claimedByPack(), writer.packs);
+      else this.known.written(encoded.id, parentId ?? null, manifest, layout, isNew);
       await marker.release();
       for (const name of refs)
         await this.blobs.put(refKey(name), new TextEncoder().encode(`${encoded.id}\n`));

@@ -46,6 +46,13 @@ export class HashTable {
     this.count++;
   }
 
+  /** Replace every value `v` by `map(v)` (≥ 0), in place: no key is moved or copied. */
+  mapValues(map: (value: number) => number): void {
+    const values = this.values;
+    for (let slot = 0; slot < values.length; slot++)
+      if (values[slot] !== -1) values[slot] = map(values[slot]!);
+  }
+
   /** The value of the hash at `hashes[at .. at + 32)`, or -1. */
   get(hashes: Uint8Array, at: number): number {
     let slot = this.bucket(hashes, at);

@@ -45,7 +45,13 @@ describe("dedup of an incremental image through the table of known pages", () =>
     const warm = createImageStore(blobs, options);
     const base = await warm.writeImage(sampleDraft(), samplePages());
     // another process, written between: same contents, so its own packs hold them too
-    await warm.writeImage(sampleDraft({ comm: "other" }), samplePages(), { refs: [] });
+    await warm.writeImage(
+      sampleDraft({ created: { time: "2026-01-01T00:00:00.000Z", tool: "other" } }),
+      samplePages(),
+      {
+        refs: [],
+      },
+    );
     const child = await warm.writeImage(over(base.id), [heap(5, pageBytes(2, 1))]);
     expect(child.stats).toMatchObject({ pagesWritten: 0, pagesDeduped: 1 });
     // every pack it lists is one of its parent's (page 5's old content left with its pack)

@@ -63,27 +63,30 @@ export class KnownPages {
   }
 
   /**
-   * Record image `id`, written over `from`: its parent, `undefined` for none, or `null` for pages
-   * inherited from something that is not an image (a pre-copy stage: no table is kept then). The
-   * pages it added (`isNew` per page-map entry) go into its parent's table, which passes to it.
+   * Start the chain of image `id`, written with no parent: `table` maps each of its page
+   * contents to the index in `packs` of the pack holding it (the pack writer's own dedup table,
+   * taken over as it is: no page is hashed into a table twice).
+   */
+  started(id: ImageId, table: HashTable, packs: readonly Sha256Hex[]): void {
+    this.keep(id, { table, packs: [...packs], ordinals: new Map(packs.map((p, i) => [p, i])) });
+  }
+
+  /**
+   * Record image `id`, written over `from`: its parent, or `null` for pages inherited from
+   * something that is not an image (a pre-copy stage: no table is kept then). The pages it added
+   * (`isNew` per page-map entry) go into its parent's table, which passes to it.
    */
   written(
     id: ImageId,
-    from: ImageId | undefined | null,
+    from: ImageId | null,
     manifest: Pick<Manifest, "objects">,
     layout: PageLayout,
     isNew: ReadonlyMap<number, Uint8Array>,
   ): void {
     if (from === null) return;
-    let chain: ChainTable | undefined;
-    if (from === undefined) {
-      // Room for as many new pages again as the image has, so its children rarely grow it.
-      chain = newChain(2 * pageCount(manifest.objects));
-    } else {
-      chain = this.chains.get(from);
-      if (chain === undefined) return; // the next child builds it from this image's layout
-      this.chains.delete(from);
-    }
+    const chain = this.chains.get(from);
+    if (chain === undefined) return; // the next child builds it from this image's layout
+    this.chains.delete(from);
     for (const o of manifest.objects) {
       const slots = layout.slots.get(o.id);
       const fresh = isNew.get(o.id);

@@ -61,6 +61,16 @@ export class PackWriter {
     return ordinal;
   }
 
+  /**
+   * The table of every blob claimed, each value turned from the blob's ordinal into the index in
+   * `packs` of its pack (call after `flush`): what an image store keeps to dedup the next image
+   * against (store-known-pages.ts). The writer's own dedup must not be used afterwards.
+   */
+  claimedByPack(): HashTable {
+    this.claimed.mapValues((ordinal) => this.packOfBlob[ordinal]!);
+    return this.claimed;
+  }
+
   /** True when nothing is pending: the next blobs start a new pack. */
   get empty(): boolean {
     return this.payloadLength === 0;

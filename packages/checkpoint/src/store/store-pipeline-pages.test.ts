@@ -79,6 +79,29 @@ describe("hashPageBatches", () => {
     await expect(run()).rejects.toThrow("page 4 refused");
   });
 
+  it("reads a plain iterable with no await between the items of a batch", async () => {
+    const items = Array.from({ length: 10 }, (_, i) => ({ n: i, bytes: page(i + 1) }));
+    let ticks = 0;
+    const seenAt: number[] = [];
+    const accept = (i: { n: number; bytes: Uint8Array }) => {
+      seenAt.push(ticks);
+      queueMicrotask(() => ticks++);
+      return i.bytes;
+    };
+    let pages = 0;
+    for await (const batch of hashPageBatches(items, accept, new HashPool(0), {
+      pageSize: PAGE,
+      batchPages: 4,
+    }))
+      pages += batch.count;
+    expect(pages).toBe(10);
+    // items 0-3, 4-7 and 8-9 each went in at one instant; time moved only between batches
+    expect(new Set(seenAt.slice(0, 4)).size).toBe(1);
+    expect(new Set(seenAt.slice(4, 8)).size).toBe(1);
+    expect(new Set(seenAt.slice(8)).size).toBe(1);
+    expect(seenAt[4]!).toBeGreaterThan(seenAt[3]!);
+  });
+
   it("passes on the source's error", async () => {
     async function* failing() {
       yield { bytes: page(1) };

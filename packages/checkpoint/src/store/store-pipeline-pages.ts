@@ -41,7 +41,7 @@ interface InFlight {
  * Each accepted page is copied once into a batch buffer; full batches go to the pool while the
  * next fills, so hashing runs beside the caller's own work (packing, waiting for writes).
  * Batches rather than pages come out because every async step costs about as much as hashing
- * a page does. At most `batchesAhead + 2` batch buffers exist at once (filling, hashing, handed
+ * a page does; for the same reason a plain (sync) iterable is read with no await per item. At most `batchesAhead + 2` batch buffers exist at once (filling, hashing, handed
  * out), and they come from and go back to the buffer pool.
  */
 export async function* hashPageBatches<T>(
@@ -89,20 +89,28 @@ export async function* hashPageBatches<T>(
     if (!batch.taken) giveBackBuffer(new Uint8Array(batch.pages.buffer)); // the whole buffer, back from the pool
   }
 
-  for await (const item of source) {
+  /** Copy in one item; true when that filled the batch (which then went to the pool). */
+  const add = (item: T): boolean => {
     const bytes = accept(item);
-    if (bytes === undefined) continue;
+    if (bytes === undefined) return false;
     buffer ??= takeBuffer(batchPages * pageSize);
     buffer.set(bytes, count * pageSize);
-    if (++count < batchPages) continue;
+    if (++count < batchPages) return false;
     send(buffer, count);
     buffer = undefined;
     count = 0;
-    // Hand out what is hashed already, and wait when too many batches are out. The allowance
-    // grows with the batches handed out, so the first one goes downstream as soon as it can.
-    while (hashing.length > Math.min(batchesAhead, handedOut) || hashing[0]?.ready === true) {
-      yield* handOut();
-    }
+    return true;
+  };
+  // Hand out what is hashed already, and wait when too many batches are out. The allowance
+  // grows with the batches handed out, so the first one goes downstream as soon as it can.
+  const mustHandOut = () => hashing.length > Math.min(batchesAhead, handedOut) || hashing[0]?.ready === true;
+
+  if (Symbol.asyncIterator in source) {
+    for await (const item of source) if (add(item)) while (mustHandOut()) yield* handOut();
+  } else {
+    // A plain iterable (a kernel's freeze): pages are taken without an await each, only the
+    // batches are awaited.
+    for (const item of source) if (add(item)) while (mustHandOut()) yield* handOut();
   }
   if (buffer !== undefined) send(buffer, count);
   while (hashing.length > 0) yield* handOut();

@@ -17,7 +17,11 @@ export interface UploaderOptions {
   readonly groupSize?: number;
   /** Groups being marked or put at once; `submit` waits for room (default 1). */
   readonly groupsInFlight?: number;
-  /** Puts of one group in flight at once (default 2). */
+  /**
+   * Puts of one group in flight at once (default 4, or 2 on a backend with deferred durability):
+   * a backend that makes every put durable before it answers (S3: an fsync per object) needs
+   * more in flight to hide that latency; deferred puts are plain writes.
+   */
   readonly putsPerGroup?: number;
 }
 
@@ -67,7 +71,7 @@ export class PackUploader {
   ) {
     this.groupSize = Math.max(1, options.groupSize ?? 16);
     this.groupsInFlight = Math.max(1, options.groupsInFlight ?? 1);
-    this.putsPerGroup = Math.max(1, options.putsPerGroup ?? 2);
+    this.putsPerGroup = Math.max(1, options.putsPerGroup ?? (supportsDeferred(blobs) ? 2 : 4));
   }
 
   /**

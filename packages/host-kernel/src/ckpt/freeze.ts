@@ -57,8 +57,11 @@ export interface FreezeOptions {
 
 export interface FrozenProcess {
   readonly draft: ManifestDraft;
-  /** Page contents for the writer (read when iterated: keep the kernel still until done). */
-  readonly pages: AsyncIterable<PageWrite>;
+  /**
+   * Page contents for the writer (read when iterated: keep the kernel still until done). A plain
+   * iterable: nothing here waits, so the writer takes pages without an await each.
+   */
+  readonly pages: Iterable<PageWrite>;
   /** Filled while `pages` is iterated: what the image holds, for the next incremental freeze. */
   readonly saved: SavedPages;
   /** The processes in the image: the frozen one first, then its descendants by pid. */
@@ -178,12 +181,12 @@ function objectSize(tree: readonly Process[], o: VmObject): number {
   return size;
 }
 
-async function* pageStream(
+function* pageStream(
   objects: readonly VmObject[],
   sizes: ReadonlyMap<number, number>,
   parentSaved: ReadonlyMap<number, ReadonlySet<number>> | undefined,
   saved: SavedPages,
-): AsyncGenerator<PageWrite> {
+): Generator<PageWrite> {
   for (const o of objects) {
     const size = sizes.get(o.id) ?? 0;
     const prev = parentSaved?.get(o.id);
