@@ -3,6 +3,7 @@ import { pageBytes, sampleDraft, samplePages } from "../__fixtures__/sample-imag
 import type { ManifestDraft, PageWrite } from "../model/model-manifest.ts";
 import { createImageStore } from "./image-store.ts";
 import { createMemoryStore } from "./memory-store.ts";
+import { livePacks } from "./store-page-layout.ts";
 
 /** An incremental draft over `parent`: every object inherits its parent's pages. */
 function over(parent: string): ManifestDraft {
@@ -125,5 +126,17 @@ describe("an incremental image over a parent this store did not write", () => {
     expect(blobs.stats.getRanges).toBe(0);
     expect(child.stats).toMatchObject({ pagesWritten: 1, pagesDeduped: 1 });
     expect((await createImageStore(blobs).verify(child.id)).ok).toBe(true);
+  });
+});
+
+describe("livePacks", () => {
+  it("lists each pack in use once, sorted, whatever slots name it", () => {
+    const [a, b, c] = ["a", "b", "c"].map((x) => x.repeat(64)) as [string, string, string];
+    const layout = {
+      packs: [c, a, b, c],
+      slots: new Map([[1, Uint32Array.of(0, 3, 1)]]),
+      pagesInPack: Uint32Array.of(1, 1, 0, 1),
+    };
+    expect(livePacks(layout)).toEqual([a, c]);
   });
 });

@@ -26,9 +26,12 @@ export interface PageLayout {
 /** A slot for a page whose hash is in none of the image's packs (a damaged image). */
 const MISSING = 0xffffffff;
 
-/** The packs a layout's pages are in, sorted (an image's `packs`, FORMAT.md §4.1). */
+/**
+ * The packs a layout's pages are in, sorted and each once (an image's `packs`, FORMAT.md §4.1):
+ * two slots may name the same pack, when a write stored again exactly a pack its parent has.
+ */
 export function livePacks(layout: PageLayout): Sha256Hex[] {
-  return layout.packs.filter((_, slot) => layout.pagesInPack[slot]! > 0).sort();
+  return [...new Set(layout.packs.filter((_, slot) => layout.pagesInPack[slot]! > 0))].sort();
 }
 
 /** Count the entries of `slots` per pack slot (MISSING ones are not counted). */
