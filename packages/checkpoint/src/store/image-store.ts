@@ -509,10 +509,12 @@ export class ImageStoreCore implements ImageStore {
       const pool = sharedHashPool();
       const packTarget = this.options.packTargetBytes ?? DEFAULT_PACK_BYTES;
       // A full image usually streams most of its objects' pages: size the dedup table for them
-      // (capped) rather than growing it; an incremental one streams few.
+      // (capped) rather than growing it, with room for as many more, since it goes on as the
+      // chain's table (store-known-pages.ts) and takes in its incrementals' new pages.
       const expectedBlobs =
         parent === undefined
-          ? Math.min(
+          ? 2 *
+            Math.min(
               1 << 18,
               draft.objects.reduce((n, o) => n + o.size, 0),
             )
@@ -594,11 +596,11 @@ export class ImageStoreCore implements ImageStore {
         }
         pagesWritten += fresh.length;
         pagesDeduped += count - fresh.length;
-        if (nextPosition === positions.length) {
-          positions.length = 0;
-          owners.length = 0;
-          nextPosition = 0;
-        }
+        // Drop what is placed: stage 1 runs a few batches ahead, so the queues never empty, and
+        // left alone they would grow to one entry per page of the image.
+        positions.splice(0, nextPosition);
+        owners.splice(0, nextPosition);
+        nextPosition = 0;
         if (fresh.length === count && writer.empty) {
           const full = writer.adopt(batch.take(), PAGE_SIZE, digests, count);
           if (full !== undefined) await full;
