@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -45,6 +46,29 @@ describe("startEmbeddedS3", () => {
     await signed.put("small", new Uint8Array([1, 2, 3]));
     expect(signedSeen.at(-1)?.["x-amz-content-sha256"]).toMatch(/^[0-9a-f]{64}$/);
     await s3.close();
+  });
+
+  it("serves its own stores through a Unix socket, removed at close", async () => {
+    if (process.platform === "win32") return;
+    const s3 = await startEmbeddedS3();
+    const socketPath = s3.server.socketPath as string;
+    expect(socketPath).toMatch(/s3\.sock$/);
+    // A store that names a port nobody listens on still gets through: it uses the socket.
+    const viaSocket = createS3Store({
+      bucket: s3.bucket,
+      endpoint: "http://127.0.0.1:9",
+      region: s3.region,
+      credentials: s3.credentials,
+      socketPath,
+      maxAttempts: 1,
+      unsignedPayload: true,
+      env: {},
+    });
+    await viaSocket.put("over/socket", new Uint8Array([4, 5, 6]));
+    expect(await s3.store().get("over/socket")).toEqual(new Uint8Array([4, 5, 6]));
+    await viaSocket.close();
+    await s3.close();
+    expect(existsSync(socketPath)).toBe(false);
   });
 
   it("keeps data in a directory across restarts, with new credentials each time", async () => {

@@ -45,7 +45,9 @@ export class DirBackend implements StorageBackend {
     const fh = await open(tmp, "w");
     try {
       // libuv writes every buffer of a writev (looping over partial writes and IOV_MAX).
-      await fh.writev(data);
+      const { bytesWritten } = await fh.writev(data);
+      const size = data.reduce((n, d) => n + d.length, 0);
+      if (bytesWritten !== size) throw new Error(`${tmp}: wrote ${bytesWritten} of ${size} bytes`);
       await fh.sync();
     } finally {
       await fh.close();

@@ -98,6 +98,16 @@ describe("multi-chunk uploads", () => {
     }
   });
 
+  it("sends the chunks without a checksum when checksums are off (WHEN_REQUIRED)", async () => {
+    const store = s3.store({ checksums: "WHEN_REQUIRED" });
+    const seen = headersOf(store);
+    const parts = [bytes(50, 4), bytes(70 * KiB, 5)];
+    await store.putStream("plain/v", chunks(...parts));
+    expect(Object.keys(seen.at(-1)!).filter((h) => h.startsWith("x-amz-checksum-"))).toEqual([]);
+    expect(seen.at(-1)?.["content-encoding"]).toBeUndefined();
+    expect(Buffer.from((await store.get("plain/v"))!).equals(joined(...parts))).toBe(true);
+  });
+
   it("joins the chunks when the payload is signed, and sends Expect only when asked", async () => {
     const store = s3.store({ unsignedPayload: false, expectContinue: 1024 });
     const seen = headersOf(store);

@@ -43,11 +43,18 @@ export function sha256HexOfParts(parts: readonly Uint8Array[]): Sha256Hex {
   return hasher.digest("hex");
 }
 
+/** Bytes looked at one by one before a wide view is made: most non-zero pages show it there. */
+const ZERO_PROBE_BYTES = 64;
+
 /**
- * True when every byte of `bytes` is zero. Compares eight bytes at a time when the view is
- * 8-byte aligned (page buffers almost always are), byte by byte otherwise.
+ * True when every byte of `bytes` is zero. Looks at the first bytes one by one (a page that is
+ * not zero almost always shows it there, and then no view is allocated for it), then compares
+ * eight bytes at a time when the view is 8-byte aligned (page buffers almost always are), byte
+ * by byte otherwise.
  */
 export function isAllZero(bytes: Uint8Array): boolean {
+  const probe = Math.min(ZERO_PROBE_BYTES, bytes.byteLength);
+  for (let i = 0; i < probe; i++) if (bytes[i] !== 0) return false;
   const words = bytes.byteLength >>> 3;
   let i = 0;
   if ((bytes.byteOffset & 7) === 0 && words > 0) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { BlobStore } from "./blob-store.ts";
+import type { BlobStore, BlobStoreDeferred, DeferredPut } from "./blob-store.ts";
 import { createMemoryStore } from "./memory-store.ts";
 import { decodeMarker, MarkerHandle } from "./store-markers.ts";
 import { PackUploader, type SealedPack } from "./store-pipeline.ts";
@@ -101,6 +101,69 @@ describe("PackUploader", () => {
     expect(packsPut).toBeLessThan(20);
     await new Promise((r) => setTimeout(r, 20));
     expect(log.filter((k) => k.startsWith("packs/")).length).toBe(packsPut); // nothing after settle
+  });
+
+  it("with deferred durability, writes each pack at once and names them all just before publishing", async () => {
+    const inner = createMemoryStore();
+    const events: string[] = [];
+    const unnamedAtPublish: string[] = [];
+    const pending = new Map<DeferredPut, Uint8Array>();
+    const store: BlobStore & BlobStoreDeferred = {
+      specificationVersion: "v1",
+      name: "deferred:",
+      put: async (k, d) => {
+        events.push(`put ${k}`);
+        await inner.put(k, d);
+      },
+      putIfAbsent: (k, d) => inner.putIfAbsent(k, d),
+      get: (k) => inner.get(k),
+      getRange: (k, o, l) => inner.getRange(k, o, l),
+      head: (k) => inner.head(k),
+      has: (k) => inner.has(k),
+      list: (p) => inner.list(p),
+      delete: (k) => inner.delete(k),
+      async putDeferred(key, chunks) {
+        const parts: Uint8Array[] = [];
+        for await (const c of chunks) parts.push(c);
+        await new Promise((r) => setTimeout(r, 1));
+        const value = { key };
+        pending.set(value, Buffer.concat(parts));
+        events.push("write");
+        return value;
+      },
+      async publishDeferred(values) {
+        const named = decodeMarker((await inner.get(MARKER))!, MARKER).keys;
+        for (const v of values) {
+          if (!named.includes(v.key)) unnamedAtPublish.push(v.key);
+          await inner.put(v.key, pending.get(v)!);
+        }
+        events.push(`publish ${values.length}`);
+      },
+      async discardDeferred(values) {
+        for (const v of values) pending.delete(v);
+      },
+    };
+    const uploader = new PackUploader(store, new MarkerHandle(store, MARKER, () => 1), {
+      groupSize: 2,
+      putsPerGroup: 2,
+    });
+    let held = 0;
+    let maxHeld = 0;
+    for (let n = 1; n <= 9; n++) {
+      maxHeld = Math.max(maxHeld, ++held);
+      await uploader.submit(pack(n, () => held--));
+    }
+    await uploader.drain();
+    // nine writes and one marker update naming all nine (beside the last writes), then one
+    // publish of all nine
+    expect(events.filter((e) => e === "write")).toHaveLength(9);
+    expect(events.filter((e) => e === `put ${MARKER}`)).toHaveLength(1);
+    expect(events.indexOf(`put ${MARKER}`)).toBeGreaterThan(events.indexOf("write"));
+    expect(events.at(-1)).toBe("publish 9");
+    expect(unnamedAtPublish).toEqual([]);
+    expect([...(await inner.get(pack(4).key))!]).toEqual(Array.from({ length: 16 }, () => 4));
+    expect(held).toBe(0);
+    expect(maxHeld).toBeLessThanOrEqual(2 + 1); // two puts in flight and the one being submitted
   });
 
   it("streams the chunks to a backend that has putStream", async () => {

@@ -29,7 +29,8 @@ export interface UploaderOptions {
  * Writes sealed packs in the background while the caller hashes and packs the next ones.
  *
  * Packs go out in groups: one marker update names every pack of a group, then the group's
- * packs are put. The marker rule of store-markers.ts holds (a pack is named before it is put),
+ * packs are put. A full group's marker update starts at once, while the groups before it are
+ * still being put; only its puts wait for room. The marker rule of store-markers.ts holds (a pack is named before it is put),
  * the marker costs one request per group instead of one per pack, and marker updates stay in
  * order (each names a superset of the one before). The first group is one pack, so the backend
  * starts working as early as it can; every later one is `groupSize` packs, so a large image costs
@@ -58,11 +59,15 @@ export class PackUploader {
   private filling: Promise<SealedPack>[] = [];
   private groupsStarted = 0;
   private readonly running = new Set<Promise<void>>();
+  /** The ends of the last `groupsInFlight` groups started (they never reject). */
+  private readonly ends: Promise<void>[] = [];
   /** The last marker update started: the next one waits for it, so updates land in order. */
   private lastMark: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | undefined;
   /** Packs written unpublished (deferred durability), published by `drain`. */
   private deferred: DeferredPut[] = [];
+  /** Keys of the deferred packs submitted, for the marker update in `drain`. */
+  private deferredKeys: Promise<string>[] = [];
 
   constructor(
     private readonly blobs: BlobStore,
@@ -86,9 +91,12 @@ export class PackUploader {
     this.filling.push(sealing);
     // The first group is a single pack, so the disk starts working as early as it can.
     if (this.filling.length < this.nextGroupSize()) return;
-    while (this.running.size >= this.groupsInFlight) await Promise.race(this.running);
+    // Its marker update and gc-intent listing start now, while the groups before it still put
+    // (on S3 a marker put waits for an fsync behind theirs); its puts wait for room, and so does
+    // the caller: no more packs are held than if the group started later.
+    this.startGroup(true);
+    while (this.running.size > this.groupsInFlight) await Promise.race(this.running);
     this.throwIfFailed();
-    this.startGroup();
   }
 
   /**
@@ -96,16 +104,20 @@ export class PackUploader {
    * failure (and then drops the deferred packs).
    */
   async drain(): Promise<void> {
+    let marking: Promise<unknown> = Promise.resolve();
     try {
       this.throwIfFailed();
-      if (this.filling.length > 0) this.startGroup();
+      if (this.filling.length > 0) this.startGroup(false);
+      // Deferred packs are named while the last of them are still being written: none is
+      // visible before it is published, below, after both (gc lists only published packs).
+      marking = this.markDeferred();
+      marking.catch(() => undefined); // awaited below, or on the error path
       await this.waitRunning();
       this.throwIfFailed();
+      await marking;
       const deferred = this.takeDeferred();
       if (deferred.length > 0 && supportsDeferred(this.blobs)) {
         try {
-          // Named before they become visible: gc lists only published packs.
-          await this.marker.add(deferred.map((value) => value.key));
           await this.blobs.publishDeferred(deferred);
         } catch (error) {
           await this.blobs.discardDeferred(deferred).catch(() => undefined);
@@ -113,9 +125,17 @@ export class PackUploader {
         }
       }
     } catch (error) {
+      await marking.catch(() => undefined); // no marker update lands after the caller gives up
       await this.settle();
       throw error;
     }
+  }
+
+  /** One marker update naming every deferred pack submitted so far (none: no update). */
+  private async markDeferred(): Promise<void> {
+    const keys = await Promise.all(this.deferredKeys);
+    this.deferredKeys = [];
+    if (keys.length > 0) await this.marker.add(keys);
   }
 
   /** Wait for every started write to finish or fail, throwing nothing; drops what is queued. */
@@ -131,7 +151,11 @@ export class PackUploader {
   private async submitDeferred(pack: SealedPack | Promise<SealedPack>): Promise<void> {
     while (this.running.size >= this.putsPerGroup) await Promise.race(this.running);
     this.throwIfFailed();
-    const done: Promise<void> = Promise.resolve(pack)
+    const sealing = Promise.resolve(pack);
+    const key = sealing.then((sealed) => sealed.key); // the key only: the bytes go once put
+    key.catch(() => undefined); // a failed seal fails the put below first
+    this.deferredKeys.push(key);
+    const done: Promise<void> = sealing
       .then((sealed) => (this.failure === undefined ? this.put(sealed) : sealed.release?.()))
       .catch((error: unknown) => {
         this.failure ??= { error };
@@ -143,6 +167,7 @@ export class PackUploader {
   private takeDeferred(): DeferredPut[] {
     const deferred = this.deferred;
     this.deferred = [];
+    this.deferredKeys = [];
     return deferred;
   }
 
@@ -164,7 +189,12 @@ export class PackUploader {
     if (this.failure !== undefined) throw this.failure.error;
   }
 
-  private startGroup(): void {
+  /**
+   * Mark a group, then put it. `gated`: its puts also wait for the group `groupsInFlight` before
+   * it to end (`drain` starts the last one at once: the caller holds nothing more by then).
+   */
+  private startGroup(gated: boolean): void {
+    const gate = gated ? (this.ends.at(-this.groupsInFlight) ?? Promise.resolve()) : Promise.resolve();
     const group = this.filling;
     this.filling = [];
     this.groupsStarted++;
@@ -182,12 +212,17 @@ export class PackUploader {
       },
     );
     const done: Promise<void> = mark
-      .then((packs) => this.putAll(packs))
+      .then(async (packs) => {
+        await gate;
+        await this.putAll(packs);
+      })
       .catch((error: unknown) => {
         this.failure ??= { error };
       })
       .finally(() => this.running.delete(done));
     this.running.add(done);
+    this.ends.push(done);
+    if (this.ends.length > this.groupsInFlight) this.ends.shift();
   }
 
   private async putAll(group: readonly SealedPack[]): Promise<void> {

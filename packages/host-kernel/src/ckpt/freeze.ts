@@ -71,6 +71,8 @@ export interface FrozenProcess {
 const ZERO = new Uint8Array(PAGE_SIZE);
 
 function isZero(page: Uint8Array): boolean {
+  // A page that is not zero almost always shows it in its first bytes: no view made for it.
+  for (let i = 0; i < Math.min(64, page.length); i++) if (page[i] !== 0) return false;
   if (page.byteOffset % 4 === 0 && page.length % 4 === 0) {
     const words = new Uint32Array(page.buffer, page.byteOffset, page.length / 4);
     for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
