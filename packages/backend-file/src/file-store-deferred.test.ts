@@ -45,3 +45,37 @@ describe("file store: deferred durability", () => {
     await expect(store.publishDeferred([a])).rejects.toThrow(/not a pending deferred value/);
   });
 });
+
+describe("file store: volatile writes (BlobStoreVolatile)", () => {
+  it("puts and deletes visibly and atomically, with no sync of the value or its directory", async () => {
+    const store = createFileStore({ root });
+    const { FileHandle } = await import("node:fs/promises").then(async (fs) => {
+      const fh = await fs.open(join(root, "probe"), "w");
+      await fh.close();
+      return { FileHandle: Object.getPrototypeOf(fh) as { sync: () => Promise<void> } };
+    });
+    // (a directory a put creates is still synced: a durable value may be put in it later)
+    await store.put("writes/w0", new TextEncoder().encode("durable"));
+    const sync = FileHandle.sync;
+    let syncs = 0;
+    FileHandle.sync = function (this: unknown) {
+      syncs++;
+      return sync.call(this);
+    };
+    try {
+      await store.putVolatile("writes/w1", new TextEncoder().encode("one"));
+      await store.putVolatile("writes/w1", new TextEncoder().encode("two"));
+      expect(new TextDecoder().decode(await store.get("writes/w1"))).toBe("two");
+      await store.deleteVolatile("writes/w1");
+      await store.deleteVolatile("writes/missing"); // no error, as delete
+      expect(await store.has("writes/w1")).toBe(false);
+      expect(syncs).toBe(0);
+      await store.put("refs/latest", new TextEncoder().encode("x")); // a durable put syncs
+      expect(syncs).toBeGreaterThan(0);
+    } finally {
+      FileHandle.sync = sync;
+    }
+    expect(await temps()).toBe(0);
+    await expect(store.putVolatile("../escape", new Uint8Array(1))).rejects.toThrow(/key/i);
+  });
+});

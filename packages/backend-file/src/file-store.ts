@@ -18,6 +18,7 @@ import type {
   BlobStoreDeferred,
   BlobStoreStreaming,
   BlobStoreSyncRead,
+  BlobStoreVolatile,
   DeferredPut,
 } from "@vkc/checkpoint";
 import { errnoOf, FileStoreIOError, toStoreError } from "./file-store-errors.ts";
@@ -36,7 +37,12 @@ export interface FileStoreOptions {
   fsync?: boolean;
 }
 
-export interface FileStore extends BlobStore, BlobStoreStreaming, BlobStoreSyncRead, BlobStoreDeferred {
+export interface FileStore
+  extends BlobStore,
+    BlobStoreStreaming,
+    BlobStoreSyncRead,
+    BlobStoreDeferred,
+    BlobStoreVolatile {
   /** The absolute root directory. */
   readonly root: string;
   /**
@@ -317,12 +323,17 @@ export function createFileStore(options: FileStoreOptions): FileStore {
     }
   }
 
-  /** Write a value through a temporary file. Errors thrown by `fill`'s source pass unchanged. */
+  /**
+   * Write a value through a temporary file. Errors thrown by `fill`'s source pass unchanged.
+   * `durable` false (`putVolatile`) skips the fsyncs: the value is visible, atomically, but a
+   * crash may lose it.
+   */
   async function writeValue(
     operation: string,
     key: string,
     exclusive: boolean,
     fill: (write: (data: Uint8Array) => Promise<void>) => Promise<void>,
+    durable = true,
   ): Promise<boolean> {
     const at = keyPath(root, key);
     let temp: { path: string; fh: FileHandle } | undefined;
@@ -344,10 +355,10 @@ export function createFileStore(options: FileStoreOptions): FileStore {
         }
       });
       try {
-        if (fsync) await fh.sync();
+        if (fsync && durable) await fh.sync();
         isOpen = false;
         await fh.close();
-        return await publish(operation, key, at, temp.path, exclusive);
+        return await publish(operation, key, at, temp.path, exclusive, durable);
       } catch (error) {
         throw fail(operation, key, error);
       }
@@ -516,6 +527,25 @@ export function createFileStore(options: FileStoreOptions): FileStore {
     }
   }
 
+  /** Remove `key` (a missing key is no error); `durable` syncs the directory after. */
+  async function remove(operation: string, key: string, durable: boolean): Promise<void> {
+    const at = keyPath(root, key);
+    try {
+      if ((await checkedDir(operation, key, at.parent, false)) === undefined) return;
+      try {
+        await unlink(at.file);
+      } catch (error) {
+        const errno = errnoOf(error);
+        if (errno === "ENOENT" || errno === "ENOTDIR") return;
+        throw error;
+      }
+      if (fsync && durable) await fsyncDir(at.parent);
+      await removeEmptyDirs(at);
+    } catch (error) {
+      throw fail(operation, key, error);
+    }
+  }
+
   return {
     specificationVersion: "v1",
     name,
@@ -600,23 +630,13 @@ export function createFileStore(options: FileStoreOptions): FileStore {
       }
     },
 
-    async delete(key) {
-      const at = keyPath(root, key);
-      try {
-        if ((await checkedDir("delete", key, at.parent, false)) === undefined) return;
-        try {
-          await unlink(at.file);
-        } catch (error) {
-          const errno = errnoOf(error);
-          if (errno === "ENOENT" || errno === "ENOTDIR") return;
-          throw error;
-        }
-        if (fsync) await fsyncDir(at.parent);
-        await removeEmptyDirs(at);
-      } catch (error) {
-        throw fail("delete", key, error);
-      }
+    delete: (key) => remove("delete", key, true),
+
+    async putVolatile(key, data) {
+      await writeValue("putVolatile", key, false, (write) => write(data), false);
     },
+
+    deleteVolatile: (key) => remove("deleteVolatile", key, false),
 
     async sweepTemp(olderThanMs) {
       if (!Number.isFinite(olderThanMs) || olderThanMs < 0) {

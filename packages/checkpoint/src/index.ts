@@ -95,11 +95,13 @@ export {
   type BlobStore,
   type BlobStoreDeferred,
   type BlobStoreStreaming,
+  type BlobStoreVolatile,
   type DeferredPut,
   keyProblem,
   MAX_KEY_BYTES,
   supportsDeferred,
   supportsPutStream,
+  supportsVolatile,
 } from "./store/blob-store.ts";
 export { type BlobStoreSyncRead, supportsSyncRead } from "./store/blob-store-sync.ts";
 export { createImageStore, pageHashAt, pageMapEntries } from "./store/image-store.ts";

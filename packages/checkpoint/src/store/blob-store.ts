@@ -75,6 +75,24 @@ export function supportsDeferred(store: BlobStore): store is BlobStore & BlobSto
   return typeof s.putDeferred === "function" && typeof s.publishDeferred === "function";
 }
 
+/**
+ * Writes that must be visible at once but need not survive a crash: write markers, which only
+ * coordinate live writers with gc (FORMAT.md §7). A marker lost in a crash belonged to a writer
+ * the crash ended too, whose image was never committed or is protected by its own manifest.
+ * A backend whose every write costs a sync (a local disk) saves one per marker update.
+ */
+export interface BlobStoreVolatile {
+  /** `put`, atomic and visible to every reader once it resolves, but not made durable. */
+  putVolatile(key: string, data: Uint8Array): Promise<void>;
+  /** `delete`, likewise not made durable. */
+  deleteVolatile(key: string): Promise<void>;
+}
+
+export function supportsVolatile(store: BlobStore): store is BlobStore & BlobStoreVolatile {
+  const s = store as Partial<BlobStoreVolatile>;
+  return typeof s.putVolatile === "function" && typeof s.deleteVolatile === "function";
+}
+
 export const MAX_KEY_BYTES = 512;
 const SEGMENT = /^[A-Za-z0-9._-]+$/;
 

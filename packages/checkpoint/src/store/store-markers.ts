@@ -1,7 +1,7 @@
 import { decodeChecked, encodeCanonical } from "../codec/codec-canonical.ts";
 import { asMap, list, req, text, uint } from "../codec/codec-fields.ts";
 import { DEFAULT_LIMITS } from "../codec/codec-limits.ts";
-import type { BlobStore } from "./blob-store.ts";
+import { type BlobStore, supportsVolatile } from "./blob-store.ts";
 import { GC_DELETING } from "./store-keys.ts";
 
 /**
@@ -115,7 +115,10 @@ export class MarkerHandle {
   async add(keys: Iterable<string>): Promise<string[]> {
     const added = [...keys].filter((k) => !this.keys.has(k));
     for (const k of added) this.keys.add(k);
-    await this.blobs.put(this.key, encodeMarker({ updated: this.now(), keys: [...this.keys] }));
+    const marker = encodeMarker({ updated: this.now(), keys: [...this.keys] });
+    // Markers coordinate live writers with gc: visible at once is what counts, not durable.
+    if (supportsVolatile(this.blobs)) await this.blobs.putVolatile(this.key, marker);
+    else await this.blobs.put(this.key, marker);
     if (added.length === 0) return [];
     const hits = (intents: Map<string, GcIntent>) => {
       const named = new Set<string>();
@@ -133,7 +136,8 @@ export class MarkerHandle {
   }
 
   async release(): Promise<void> {
-    await this.blobs.delete(this.key);
+    if (supportsVolatile(this.blobs)) await this.blobs.deleteVolatile(this.key);
+    else await this.blobs.delete(this.key);
   }
 }
 

@@ -2,8 +2,10 @@ import {
   type BlobStore,
   type BlobStoreDeferred,
   type BlobStoreStreaming,
+  type BlobStoreVolatile,
   supportsDeferred,
   supportsPutStream,
+  supportsVolatile,
 } from "./blob-store.ts";
 
 /** Request and byte counters of everything an image store asked its backend. */
@@ -41,11 +43,15 @@ export function statsDelta(after: StoreStats, before: StoreStats): StoreStats {
 }
 
 /**
- * Wrap `inner` so every request is counted into `stats`. Keeps `putStream` and deferred puts
- * when the backend has them (a deferred put counts as a put; publishing it as nothing more).
+ * Wrap `inner` so every request is counted into `stats`. Keeps `putStream`, deferred and
+ * volatile puts when the backend has them (a deferred put counts as a put; publishing it as
+ * nothing more).
  */
 export function countingStore(inner: BlobStore, stats: StoreStats): BlobStore {
-  const counted: BlobStore & Partial<BlobStoreStreaming> & Partial<BlobStoreDeferred> = {
+  const counted: BlobStore &
+    Partial<BlobStoreStreaming> &
+    Partial<BlobStoreDeferred> &
+    Partial<BlobStoreVolatile> = {
     specificationVersion: "v1",
     name: inner.name,
     async put(key, data) {
@@ -123,6 +129,19 @@ export function countingStore(inner: BlobStore, stats: StoreStats): BlobStore {
     };
     counted.publishDeferred = (values) => inner.publishDeferred(values);
     counted.discardDeferred = (values) => inner.discardDeferred(values);
+  }
+  if (supportsVolatile(inner)) {
+    counted.putVolatile = async (key, data) => {
+      stats.requests++;
+      stats.puts++;
+      stats.bytesPut += data.length;
+      await inner.putVolatile(key, data);
+    };
+    counted.deleteVolatile = async (key) => {
+      stats.requests++;
+      stats.deletes++;
+      await inner.deleteVolatile(key);
+    };
   }
   if (inner.close !== undefined) {
     const close = inner.close.bind(inner);
