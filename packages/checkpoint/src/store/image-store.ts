@@ -654,9 +654,9 @@ export class ImageStoreCore implements ImageStore {
       this.remember(encoded.id, manifest, layout);
       if (parent === undefined) this.known.started(encoded.id, writer.claimedByPack(), writer.packs);
       else this.known.written(encoded.id, parentId ?? null, manifest, layout, isNew);
-      await marker.release();
-      for (const name of refs)
-        await this.blobs.put(refKey(name), new TextEncoder().encode(`${encoded.id}\n`));
+      // Committed: the marker goes and the refs move, at once (neither waits for the other).
+      const ref = new TextEncoder().encode(`${encoded.id}\n`);
+      await Promise.all([marker.release(), ...refs.map((name) => this.blobs.put(refKey(name), ref))]);
 
       const delta = statsDelta(this.stats, before);
       return {
