@@ -509,12 +509,12 @@ export class ImageStoreCore implements ImageStore {
       const pool = sharedHashPool();
       const packTarget = this.options.packTargetBytes ?? DEFAULT_PACK_BYTES;
       // A full image usually streams most of its objects' pages: size the dedup table for them
-      // (capped) rather than growing it, with room for as many more, since it goes on as the
-      // chain's table (store-known-pages.ts) and takes in its incrementals' new pages.
+      // (capped) rather than growing it; an incremental one streams few. (The table goes on as
+      // the chain's, store-known-pages.ts: it fills to 3/4 before growing, so a chain's first
+      // incrementals fit in it as it is.)
       const expectedBlobs =
         parent === undefined
-          ? 2 *
-            Math.min(
+          ? Math.min(
               1 << 18,
               draft.objects.reduce((n, o) => n + o.size, 0),
             )

@@ -2,7 +2,9 @@ import { randomBytes } from "node:crypto";
 
 /**
  * A set of 32-byte hashes, each with a non-negative number, in typed arrays (open addressing,
- * linear probing, doubling when half full): no object or string per entry, so a million pages
+ * linear probing; made at most half full for the entries expected, doubled when 3/4 full, so a
+ * table sized for one image takes in half as many again before it is rehashed, as a chain's
+ * table does with its incrementals' pages): no object or string per entry, so a million pages
  * cost a few milliseconds and no garbage. Buckets mix all eight words of a hash with random odd
  * multipliers chosen per process, so hashes crafted to share bytes do not pile up in one run.
  */
@@ -31,7 +33,7 @@ export class HashTable {
 
   /** Map the hash at `hashes[at .. at + 32)` to `value` (≥ 0), replacing an earlier value. */
   set(hashes: Uint8Array, at: number, value: number): void {
-    if ((this.count + 1) * 2 > this.values.length) this.grow();
+    if ((this.count + 1) * 4 > this.values.length * 3) this.grow();
     let slot = this.bucket(hashes, at);
     while (this.values[slot] !== -1) {
       if (this.same(slot, hashes, at)) {
