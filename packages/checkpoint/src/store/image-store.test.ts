@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { forwardingStore } from "../__fixtures__/forwarding-store.ts";
 import { pageBytes, sampleDraft, samplePages } from "../__fixtures__/sample-image.ts";
 import { encodeCanonical } from "../codec/codec-canonical.ts";
 import { CheckpointError } from "../errors.ts";
@@ -20,18 +21,7 @@ import { walkParentChain } from "./store-chain.ts";
 /** A memory store without the optional `putStream`, to cover the plain put path. */
 function plainStore(): BlobStore {
   const inner = createMemoryStore();
-  return {
-    specificationVersion: "v1",
-    name: "plain-memory:",
-    put: (k, d) => inner.put(k, d),
-    putIfAbsent: (k, d) => inner.putIfAbsent(k, d),
-    get: (k) => inner.get(k),
-    getRange: (k, o, l) => inner.getRange(k, o, l),
-    head: (k) => inner.head(k),
-    has: (k) => inner.has(k),
-    list: (p) => inner.list(p),
-    delete: (k) => inner.delete(k),
-  };
+  return forwardingStore(inner, "plain-memory:", {});
 }
 
 async function keys(store: BlobStore, prefix: string): Promise<string[]> {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { forwardingStore } from "../__fixtures__/forwarding-store.ts";
 import type { BlobStore, BlobStoreVolatile } from "./blob-store.ts";
 import { createMemoryStore } from "./memory-store.ts";
 import { MarkerHandle } from "./store-markers.ts";
@@ -7,8 +8,7 @@ import { MarkerHandle } from "./store-markers.ts";
 function recording(): { store: BlobStore & BlobStoreVolatile; calls: string[] } {
   const inner = createMemoryStore();
   const calls: string[] = [];
-  const store: BlobStore & BlobStoreVolatile = {
-    ...inner,
+  const store = forwardingStore(inner, "recording:", {
     put: async (key, data) => {
       calls.push(`put ${key}`);
       await inner.put(key, data);
@@ -25,7 +25,7 @@ function recording(): { store: BlobStore & BlobStoreVolatile; calls: string[] } 
       calls.push(`deleteVolatile ${key}`);
       await inner.delete(key);
     },
-  };
+  });
   return { store, calls };
 }
 

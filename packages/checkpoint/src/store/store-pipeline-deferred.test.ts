@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { forwardingStore } from "../__fixtures__/forwarding-store.ts";
 import { sampleDraft, samplePages } from "../__fixtures__/sample-image.ts";
 import type { BlobStore, BlobStoreDeferred, DeferredPut } from "./blob-store.ts";
 import { createImageStore } from "./image-store.ts";
@@ -8,20 +9,11 @@ import { createMemoryStore } from "./memory-store.ts";
 function deferredStore(events: string[]): BlobStore & BlobStoreDeferred {
   const inner = createMemoryStore();
   const pending = new Map<DeferredPut, Uint8Array>();
-  return {
-    specificationVersion: "v1",
-    name: "deferred-memory:",
-    put: async (k, d) => {
+  return forwardingStore(inner, "deferred-memory:", {
+    put: async (k: string, d: Uint8Array) => {
       events.push(`put ${k.split("/")[0]}`);
       await inner.put(k, d);
     },
-    putIfAbsent: (k, d) => inner.putIfAbsent(k, d),
-    get: (k) => inner.get(k),
-    getRange: (k, o, l) => inner.getRange(k, o, l),
-    head: (k) => inner.head(k),
-    has: (k) => inner.has(k),
-    list: (p) => inner.list(p),
-    delete: (k) => inner.delete(k),
     async putDeferred(key, chunks) {
       const parts: Uint8Array[] = [];
       for await (const c of chunks) parts.push(c);
@@ -39,7 +31,7 @@ function deferredStore(events: string[]): BlobStore & BlobStoreDeferred {
       for (const v of values) pending.delete(v);
       events.push(`discarded ${values.length}`);
     },
-  };
+  });
 }
 
 describe("pack uploads with deferred durability", () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { forwardingStore } from "../__fixtures__/forwarding-store.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { createMemoryStore } from "./memory-store.ts";
 import { decodeMarker, MarkerHandle } from "./store-markers.ts";
@@ -27,10 +28,8 @@ function heldStore() {
     const marker = await inner.get(MARKER);
     return marker !== undefined && decodeMarker(marker, MARKER).keys.includes(key);
   };
-  const store: BlobStore = {
-    specificationVersion: "v1",
-    name: "held:",
-    async put(key, data) {
+  const store: BlobStore = forwardingStore(inner, "held:", {
+    async put(key: string, data: Uint8Array) {
       if (key.startsWith("packs/")) {
         events.push(`${(await named(key)) ? "put" : "UNMARKED put"} ${key}`);
         if (held.has(key)) await new Promise<void>((resolve) => waiting.set(key, resolve));
@@ -40,14 +39,7 @@ function heldStore() {
       }
       await inner.put(key, data);
     },
-    putIfAbsent: (k, d) => inner.putIfAbsent(k, d),
-    get: (k) => inner.get(k),
-    getRange: (k, o, l) => inner.getRange(k, o, l),
-    head: (k) => inner.head(k),
-    has: (k) => inner.has(k),
-    list: (p) => inner.list(p),
-    delete: (k) => inner.delete(k),
-  };
+  });
   return {
     store,
     events,

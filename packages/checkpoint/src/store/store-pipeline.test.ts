@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { BlobStore, BlobStoreDeferred, DeferredPut } from "./blob-store.ts";
+import { forwardingStore } from "../__fixtures__/forwarding-store.ts";
+import type { BlobStore, DeferredPut } from "./blob-store.ts";
 import { createMemoryStore } from "./memory-store.ts";
 import { decodeMarker, MarkerHandle } from "./store-markers.ts";
 import { PackUploader, type SealedPack } from "./store-pipeline.ts";
@@ -27,24 +28,15 @@ function auditedStore(options: { failPut?: string } = {}) {
     const marker = await inner.get(MARKER);
     if (marker === undefined || !decodeMarker(marker, MARKER).keys.includes(key)) unmarkedPuts.push(key);
   };
-  const store: BlobStore = {
-    specificationVersion: "v1",
-    name: "audited:",
-    async put(key, data) {
+  const store: BlobStore = forwardingStore(inner, "audited:", {
+    async put(key: string, data: Uint8Array) {
       await check(key);
       await new Promise((r) => setTimeout(r, 1));
       if (key === options.failPut) throw new Error(`cannot put ${key}`);
       log.push(key);
       await inner.put(key, data);
     },
-    putIfAbsent: (k, d) => inner.putIfAbsent(k, d),
-    get: (k) => inner.get(k),
-    getRange: (k, o, l) => inner.getRange(k, o, l),
-    head: (k) => inner.head(k),
-    has: (k) => inner.has(k),
-    list: (p) => inner.list(p),
-    delete: (k) => inner.delete(k),
-  };
+  });
   return { store, inner, log, unmarkedPuts };
 }
 
@@ -108,20 +100,11 @@ describe("PackUploader", () => {
     const events: string[] = [];
     const unnamedAtPublish: string[] = [];
     const pending = new Map<DeferredPut, Uint8Array>();
-    const store: BlobStore & BlobStoreDeferred = {
-      specificationVersion: "v1",
-      name: "deferred:",
+    const store = forwardingStore(inner, "deferred:", {
       put: async (k, d) => {
         events.push(`put ${k}`);
         await inner.put(k, d);
       },
-      putIfAbsent: (k, d) => inner.putIfAbsent(k, d),
-      get: (k) => inner.get(k),
-      getRange: (k, o, l) => inner.getRange(k, o, l),
-      head: (k) => inner.head(k),
-      has: (k) => inner.has(k),
-      list: (p) => inner.list(p),
-      delete: (k) => inner.delete(k),
       async putDeferred(key, chunks) {
         const parts: Uint8Array[] = [];
         for await (const c of chunks) parts.push(c);
@@ -142,7 +125,7 @@ describe("PackUploader", () => {
       async discardDeferred(values) {
         for (const v of values) pending.delete(v);
       },
-    };
+    });
     const uploader = new PackUploader(store, new MarkerHandle(store, MARKER, () => 1), {
       groupSize: 2,
       putsPerGroup: 2,
