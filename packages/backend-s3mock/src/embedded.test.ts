@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { headersOf } from "./__fixtures__/test-requests.ts";
 import { serveS3Mock, startEmbeddedS3 } from "./embedded.ts";
 import { S3ConfigError } from "./errors.ts";
 import { createS3Store } from "./store-s3.ts";
@@ -23,17 +24,6 @@ describe("startEmbeddedS3", () => {
 
   it("uploads with UNSIGNED-PAYLOAD and a CRC32 checksum: no SHA-256 of the body on either side", async () => {
     const s3 = await startEmbeddedS3();
-    const headersOf = (store: ReturnType<typeof s3.store>) => {
-      const seen: Record<string, string>[] = [];
-      store.client.middlewareStack.add(
-        (next) => async (args) => {
-          seen.push({ ...(args.request as { headers: Record<string, string> }).headers });
-          return next(args);
-        },
-        { step: "finalizeRequest", priority: "low" },
-      );
-      return seen;
-    };
     const store = s3.store();
     const seen = headersOf(store);
     const data = new Uint8Array(1 << 20).fill(7);

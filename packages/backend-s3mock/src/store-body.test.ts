@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bytes, headersOf } from "./__fixtures__/test-requests.ts";
 import { type EmbeddedS3, startEmbeddedS3 } from "./embedded.ts";
-import type { S3BlobStore } from "./store-s3.ts";
 
 /**
  * Multi-chunk uploads (store-body.ts) and bodies hashed on the server's worker
@@ -16,35 +16,12 @@ const KiB = 1024;
 let dir: string;
 let s3: EmbeddedS3;
 
-function bytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed || 1;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
-
 async function* chunks(...parts: Uint8Array[]): AsyncGenerator<Uint8Array> {
   yield* parts;
 }
 
 function joined(...parts: Uint8Array[]): Buffer {
   return Buffer.concat(parts);
-}
-
-/** Record the headers of every request `store` sends (after signing). */
-function headersOf(store: S3BlobStore): Record<string, string>[] {
-  const seen: Record<string, string>[] = [];
-  store.client.middlewareStack.add(
-    (next) => async (args) => {
-      seen.push({ ...(args.request as { headers: Record<string, string> }).headers });
-      return next(args);
-    },
-    { step: "finalizeRequest", priority: "low" },
-  );
-  return seen;
 }
 
 beforeAll(async () => {

@@ -1,6 +1,7 @@
 import { CheckpointError, StoreIOError } from "@vkc/checkpoint";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CREDS } from "./__fixtures__/s3-fixture.ts";
+import { bytes } from "./__fixtures__/test-requests.ts";
 import { S3ConfigError } from "./errors.ts";
 import { createS3Server, type S3Server } from "./server.ts";
 import { resolveS3Options } from "./store-config.ts";
@@ -11,16 +12,6 @@ import { createS3Store, type S3BlobStore } from "./store-s3.ts";
 const MiB = 1024 * 1024;
 let server: S3Server;
 let store: S3BlobStore;
-
-function bytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed || 1;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
 /** Byte equality without vitest's element-by-element diff (slow on MiB-sized arrays). */
 function expectSame(actual: Uint8Array | undefined, expected: Uint8Array): void {
