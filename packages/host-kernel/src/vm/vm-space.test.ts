@@ -33,6 +33,31 @@ describe("VmSpace", () => {
     expect(vm.copyin(0x20ffe, 4)).toBe(-14);
   });
 
+  it("reads and writes words in place as copyin/copyout would: faults, dirty bits, reservations", () => {
+    const vm = space();
+    vm.map({ addr: 0x30000, len: 8192, prot: RW, flags: 0, fixed: true });
+    vm.map({ addr: 0x40000, len: 4096, prot: PROT_READ, flags: 0, fixed: true });
+    expect(vm.readU32(0x30010)).toBe(0); // untouched: the zero page
+    expect(vm.writeU32(0x30010, 0xdeadbeef)).toBe(0);
+    expect(vm.readU32(0x30010)).toBe(0xdeadbeef);
+    expect(Array.from(vm.copyin(0x30010, 4) as Uint8Array)).toEqual([0xef, 0xbe, 0xad, 0xde]);
+    expect((vm.entries[0]!.object as VmObject).dirty.has(0)).toBe(true);
+    // a word across a page boundary takes the copy path, with the same result
+    expect(vm.writeU32(0x30ffe, 0x01020304)).toBe(0);
+    expect(vm.readU32(0x30ffe)).toBe(0x01020304);
+    // faults
+    expect(vm.writeU32(0x40000, 1)).toBe(-14);
+    expect(vm.readU32(0x50000)).toBeNull();
+    // a kernel store breaks an LR reservation on that word, not on its neighbour's
+    const a = {};
+    const b = {};
+    vm.reservations.reserve(a, 0x30010);
+    vm.reservations.reserve(b, 0x30014);
+    vm.writeU32(0x30010, 7);
+    expect(vm.reservations.consume(a, 0x30010)).toBe(false);
+    expect(vm.reservations.consume(b, 0x30014)).toBe(true);
+  });
+
   it("places non-fixed maps top-down below the mmap base and rounds lengths", () => {
     const vm = space();
     const a = vm.map({ addr: 0, len: 100, prot: RW, flags: 0, fixed: false });

@@ -485,6 +485,13 @@ export class VmSpace implements MemoryTranslator {
   }
 
   readU32(addr: number): number | null {
+    if ((addr & 3) === 0) {
+      // Aligned, so within one page: read it in place (kernels poll words on every pass).
+      const page = this.translate(addr, Access.Read);
+      if (typeof page === "number") return null;
+      const at = addr & PAGE_MASK;
+      return (page[at]! | (page[at + 1]! << 8) | (page[at + 2]! << 16) | (page[at + 3]! << 24)) >>> 0;
+    }
     const b = this.copyin(addr, 4);
     if (typeof b === "number") return null;
     return (
@@ -493,6 +500,18 @@ export class VmSpace implements MemoryTranslator {
   }
 
   writeU32(addr: number, value: number): number {
+    if ((addr & 3) === 0) {
+      // Aligned, so within one page: what copyout does for one page, without a buffer.
+      const page = this.translate(addr, Access.Write);
+      if (typeof page === "number") return -EFAULT;
+      const at = addr & PAGE_MASK;
+      page[at] = value;
+      page[at + 1] = value >>> 8;
+      page[at + 2] = value >>> 16;
+      page[at + 3] = value >>> 24;
+      this.reservations.breakOverlapping(addr, 4);
+      return 0;
+    }
     const b = new Uint8Array(4);
     new DataView(b.buffer).setUint32(0, value >>> 0, true);
     return this.copyout(addr, b);
