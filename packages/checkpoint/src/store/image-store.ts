@@ -526,9 +526,14 @@ export class ImageStoreCore implements ImageStore {
       let inParentPack: ((hashes: Uint8Array, at: number) => number) | undefined;
       if (parentId !== undefined && parent !== undefined) {
         inParentPack = this.known.lookupIn(parentId, parent.manifest, parent.layout);
-      } else if (parent !== undefined) {
-        const staged = hashTableOf(parent.manifest, parent.layout);
-        inParentPack = (hashes, at) => staged.get(hashes, at);
+      } else if (options.base !== undefined) {
+        const { lookup } = options.base;
+        if (lookup !== undefined) {
+          inParentPack = lookup;
+        } else {
+          const staged = hashTableOf(options.base.manifest, options.base.layout);
+          inParentPack = (hashes, at) => staged.get(hashes, at);
+        }
       }
       const streamed = new Map<number, StreamedPages>();
       /** Position in its object's `StreamedPages` of each page sent to hashing, in order. */

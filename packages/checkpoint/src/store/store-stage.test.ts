@@ -92,3 +92,26 @@ describe("PageStage (pre-copy staging)", () => {
     await expect(stage.put([1], [0], page(1), 1)).rejects.toThrow(/released/);
   });
 });
+
+describe("PageStage dedup", () => {
+  it("dedups the late pages against every staged pack, from the table it kept while staging", async () => {
+    const blobs = createMemoryStore();
+    const images = createImageStore(blobs);
+    const stage = createPageStage(images);
+    await stage.put(...batch([[2, 0, page(1)]]), 1); // pack A: content 1
+    await stage.put(...batch([[2, 0, page(2)]]), 1); // page 0 restaged: pack A holds no staged page
+    const base = stage.base();
+    await stage.put(...batch([[2, 5, page(3)]]), 1); // after the snapshot: not in the base
+    const late: PageWrite[] = [
+      { objectId: 2, pageIndex: 1, bytes: page(1) }, // the content of dead pack A: reused
+      { objectId: 2, pageIndex: 2, bytes: page(3) }, // staged after the snapshot: written
+    ];
+    const image = await images.writeImage(draft(true), late, { refs: [], base });
+    await stage.release();
+    expect(image.stats).toMatchObject({ pagesIn: 2, pagesWritten: 1, pagesDeduped: 1 });
+    expect((await images.verify(image.id)).ok).toBe(true);
+    const got = await contents(images, image.id);
+    expect(got.get(1)).toBe(Buffer.from(page(1)).toString("hex"));
+    expect(got.get(0)).toBe(Buffer.from(page(2)).toString("hex"));
+  });
+});

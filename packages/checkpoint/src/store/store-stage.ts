@@ -4,6 +4,7 @@ import { PAGE_SIZE, type Sha256Hex } from "../model/model-values.ts";
 import type { VmObjectImage } from "../model/model-vm.ts";
 import type { ImageStore } from "./image-store-types.ts";
 import { sharedHashPool } from "./store-hash-pool.ts";
+import { HashTable } from "./store-hash-table.ts";
 import { writeKey } from "./store-keys.ts";
 import { MarkerHandle, newToken } from "./store-markers.ts";
 import { PackWriter } from "./store-pack-writer.ts";
@@ -18,8 +19,15 @@ const BATCH_SPAN = 2 ** 21;
  * names it, and an image written over it lists only the packs its own page maps use.
  */
 export interface StagedBase {
+  /** The staged pages' maps; `packs`: every pack the stage stored (the keys a write reuses). */
   readonly manifest: Pick<Manifest, "objects" | "packs">;
+  /** Slots are positions in `manifest.packs`; packs no staged page is in any more count 0. */
   readonly layout: PageLayout;
+  /**
+   * Content hash → slot of a pack holding it, built as pages were staged (so a write over the
+   * base need not hash every staged page into a table in its pause); -1 for none.
+   */
+  readonly lookup?: (hashes: Uint8Array, at: number) => number;
 }
 
 /** What a stage has stored so far. */
@@ -48,6 +56,8 @@ export class PageStage {
   /** Per `put`: the pages' digests (32 bytes each) and the slot in `packs` of each page's pack. */
   private readonly batches: { digests: Uint8Array; slots: Uint32Array }[] = [];
   private readonly packs: Sha256Hex[] = [];
+  /** Every content staged → the index in `packs` of a pack holding it (filled by `put`). */
+  private readonly known = new HashTable();
   private pagesStaged = 0;
   private bytesWritten = 0;
   private released = false;
@@ -96,7 +106,10 @@ export class PageStage {
     const first = this.packs.length;
     this.packs.push(...writer.packs);
     const slots = new Uint32Array(count);
-    for (let i = 0; i < count; i++) slots[i] = first + writer.packOfBlob[ordinals[i]!]!;
+    for (let i = 0; i < count; i++) {
+      slots[i] = first + writer.packOfBlob[ordinals[i]!]!;
+      this.known.set(digests, i * 32, slots[i]!);
+    }
     const batch = this.batches.length;
     this.batches.push({ digests, slots });
     for (let i = 0; i < count; i++) {
@@ -127,9 +140,10 @@ export class PageStage {
 
   /** A snapshot of what is staged now, as a base for `writeImage` (later `put`s do not change it). */
   base(): StagedBase {
-    // Runs in the checkpoint's pause: typed arrays and plain loops, no per-page allocation.
-    const slotOf = new Int32Array(this.packs.length).fill(-1);
-    const packs: Sha256Hex[] = [];
+    // Runs in the checkpoint's pause: typed arrays and plain loops, no per-page allocation. The
+    // slots are the stage's own pack numbers, so the dedup table kept by `put` serves as it is.
+    const packs = [...this.packs];
+    const pagesInPack = new Uint32Array(packs.length);
     const objects: VmObjectImage[] = [];
     const layoutSlots = new Map<number, Uint32Array>();
     for (const [id, pages] of this.entries) {
@@ -146,21 +160,23 @@ export class PageStage {
         const i = ref % BATCH_SPAN;
         const from = batch.digests;
         for (let j = 0, at = i * 32, to = k * 32; j < 32; j++) hashes[to + j] = from[at + j]!;
-        const pack = batch.slots[i]!;
-        let slot = slotOf[pack]!;
-        if (slot < 0) {
-          slot = packs.length;
-          slotOf[pack] = slot;
-          packs.push(this.packs[pack]!);
-        }
+        const slot = batch.slots[i]!;
         slots[k] = slot;
+        pagesInPack[slot]!++;
       }
       objects.push({ id, kind: "anon", size: 0, pages: { indexes, hashes } });
       layoutSlots.set(id, slots);
     }
-    const pagesInPack = new Uint32Array(packs.length);
-    for (const of of layoutSlots.values()) for (const slot of of) pagesInPack[slot]!++;
-    return { manifest: { objects, packs }, layout: { packs, slots: layoutSlots, pagesInPack } };
+    const known = this.known;
+    const packCount = packs.length; // later puts add packs this snapshot does not have
+    return {
+      manifest: { objects, packs },
+      layout: { packs, slots: layoutSlots, pagesInPack },
+      lookup: (hashes, at) => {
+        const slot = known.get(hashes, at);
+        return slot < packCount ? slot : -1;
+      },
+    };
   }
 
   stats(): StageStats {
