@@ -58,6 +58,17 @@ describe("VmSpace", () => {
     expect(vm.reservations.consume(b, 0x30014)).toBe(true);
   });
 
+  it("peeks at bytes in place within a page, copies across pages, and faults like copyin", () => {
+    const vm = space();
+    vm.map({ addr: 0x30000, len: 8192, prot: RW, flags: 0, fixed: true });
+    vm.copyout(0x30ffc, Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8));
+    const inPage = vm.peek(0x30ff8, 8) as Uint8Array;
+    expect(Array.from(inPage)).toEqual([0, 0, 0, 0, 1, 2, 3, 4]);
+    expect(inPage.buffer).toBe((vm.translate(0x30000, Access.Read) as Uint8Array).buffer); // a view
+    expect(Array.from(vm.peek(0x30ffc, 8) as Uint8Array)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(vm.peek(0x50000, 4)).toBe(-14);
+  });
+
   it("places non-fixed maps top-down below the mmap base and rounds lengths", () => {
     const vm = space();
     const a = vm.map({ addr: 0, len: 100, prot: RW, flags: 0, fixed: false });

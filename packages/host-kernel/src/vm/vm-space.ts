@@ -484,6 +484,18 @@ export class VmSpace implements MemoryTranslator {
     return -36; // ENAMETOOLONG
   }
 
+  /**
+   * `len` bytes at `addr` to read at once: a view of the page itself when they lie in one page
+   * (no copy; valid until that memory next changes), else a copy as `copyin` makes; -EFAULT.
+   */
+  peek(addr: number, len: number): Uint8Array | number {
+    const at = addr & PAGE_MASK;
+    if (at + len > PAGE_SIZE || addr < 0 || addr > 0xffff_ffff) return this.copyin(addr, len);
+    const page = this.translate(addr, Access.Read);
+    if (typeof page === "number") return -EFAULT;
+    return page.subarray(at, at + len);
+  }
+
   readU32(addr: number): number | null {
     if ((addr & 3) === 0) {
       // Aligned, so within one page: read it in place (kernels poll words on every pass).

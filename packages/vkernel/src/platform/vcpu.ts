@@ -86,7 +86,7 @@ export function absorbFrame(vk: VkernelInstance, env: NativeEnv, cpu: number): v
   if (lwp === undefined || !(lwp.hart instanceof VkHart)) return;
   const hart = lwp.hart;
   const base = pcpuAddr(cpu) + PCPU_FRAME;
-  const bytes = env.vm.copyin(base, GUEST_FRAME_SIZE);
+  const bytes = env.vm.peek(base, GUEST_FRAME_SIZE);
   if (typeof bytes === "number") throw new RangeError("vkernel: the pcpu frame is not mapped");
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let i = 1; i < 32; i++) hart.x[i] = v.getInt32(i * 4, true);
