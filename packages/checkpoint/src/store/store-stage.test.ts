@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { sampleDraft } from "../__fixtures__/sample-image.ts";
 import type { ManifestDraft, PageWrite } from "../model/model-manifest.ts";
@@ -113,5 +114,52 @@ describe("PageStage dedup", () => {
     const got = await contents(images, image.id);
     expect(got.get(1)).toBe(Buffer.from(page(1)).toString("hex"));
     expect(got.get(0)).toBe(Buffer.from(page(2)).toString("hex"));
+  });
+});
+
+describe("PageStage bookkeeping", () => {
+  it("keeps the latest content of each page across puts, forgets pages and objects", async () => {
+    const images = createImageStore(createMemoryStore());
+    const stage = createPageStage(images);
+    await stage.put(
+      ...batch([
+        [2, 5, page(5)],
+        [2, 1, page(1)],
+        [3, 0, page(30)],
+      ]),
+      3,
+    );
+    // page 1 again, page 3 new, page 7 given twice in one batch (the later copy counts)
+    await stage.put(
+      ...batch([
+        [2, 7, page(70)],
+        [2, 1, page(11)],
+        [2, 3, page(3)],
+        [2, 7, page(71)],
+      ]),
+      4,
+    );
+    expect([...(stage.staged().get(2) ?? [])]).toEqual([1, 3, 5, 7]);
+    stage.forget(2, 5);
+    stage.forget(2, 9); // never staged: nothing happens
+    stage.forget(3);
+    const staged = stage.staged();
+    expect([...(staged.get(2) ?? [])]).toEqual([1, 3, 7]);
+    expect(staged.has(3)).toBe(false);
+
+    const base = stage.base();
+    const heap = base.manifest.objects.find((o) => o.id === 2)!;
+    expect(Array.from(heap.pages.indexes)).toEqual([1, 3, 7]);
+    const hashOf = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+    const hashes = [0, 1, 2].map((k) =>
+      Buffer.from(heap.pages.hashes.subarray(k * 32, k * 32 + 32)).toString("hex"),
+    );
+    expect(hashes).toEqual([hashOf(page(11)), hashOf(page(3)), hashOf(page(71))]);
+    // the packs count the three latest pages only (not replaced or forgotten ones)
+    const live = base.layout.pagesInPack.reduce((n, c) => n + c, 0);
+    expect(live).toBe(3);
+    await stage.put(...batch([[2, 9, page(9)]]), 1); // after the snapshot: the base is unchanged
+    expect(Array.from(heap.pages.indexes)).toEqual([1, 3, 7]);
+    await stage.release();
   });
 });

@@ -10,9 +10,6 @@ import { MarkerHandle, newToken } from "./store-markers.ts";
 import { PackWriter } from "./store-pack-writer.ts";
 import type { PageLayout } from "./store-page-layout.ts";
 
-/** `entries` values: batch number × this + page in the batch. */
-const BATCH_SPAN = 2 ** 21;
-
 /**
  * Pages stored ahead of an image (pre-copy): their page maps and the packs holding them, in the
  * shape `writeImage` takes as `base` (see `WriteImageOptions.base`). Not an image: no manifest
@@ -49,13 +46,14 @@ export interface StageStats {
 export class PageStage {
   private readonly marker: MarkerHandle;
   /**
-   * Object id → page index → where its latest staged copy is: `batch * BATCH_SPAN + i`, page `i`
-   * of `batches[batch]` (no per-page object or array: a stage holds every page of a process).
+   * Object id → its staged pages, ascending, latest content of each: kept as typed arrays that
+   * each `put` replaces (never changes in place), so `base` hands them out as they are and a
+   * checkpoint's pause does no per-page work for them.
    */
-  private readonly entries = new Map<number, Map<number, number>>();
-  /** Per `put`: the pages' digests (32 bytes each) and the slot in `packs` of each page's pack. */
-  private readonly batches: { digests: Uint8Array; slots: Uint32Array }[] = [];
+  private readonly objects = new Map<number, StagedObject>();
   private readonly packs: Sha256Hex[] = [];
+  /** Per slot of `packs`: how many of the latest staged pages are in it. */
+  private pagesInPack = new Uint32Array(16);
   /** Every content staged → the index in `packs` of a pack holding it (filled by `put`). */
   private readonly known = new HashTable();
   private pagesStaged = 0;
@@ -85,7 +83,6 @@ export class PageStage {
     if (objectIds.length < count || pageIndexes.length < count || bytes.length < count * PAGE_SIZE)
       throw new InvalidArgumentError("stage batch", `fewer than ${count} pages given`);
     if (count === 0) return;
-    if (count >= BATCH_SPAN) throw new InvalidArgumentError("stage batch", `${count} pages is too many`);
     const data = bytes.subarray(0, count * PAGE_SIZE);
     const { data: hashed, digests } = await sharedHashPool().pageDigests(data, PAGE_SIZE);
     const writer = new PackWriter(this.images.blobStore, this.marker, count * PAGE_SIZE, {
@@ -105,73 +102,123 @@ export class PageStage {
     await writer.flush();
     const first = this.packs.length;
     this.packs.push(...writer.packs);
+    if (this.packs.length > this.pagesInPack.length) {
+      const grown = new Uint32Array(Math.max(this.packs.length, this.pagesInPack.length * 2));
+      grown.set(this.pagesInPack);
+      this.pagesInPack = grown;
+    }
     const slots = new Uint32Array(count);
     for (let i = 0; i < count; i++) {
       slots[i] = first + writer.packOfBlob[ordinals[i]!]!;
       this.known.set(digests, i * 32, slots[i]!);
     }
-    const batch = this.batches.length;
-    this.batches.push({ digests, slots });
+    // Each object's pages of the batch, ascending (the last of a page given twice wins).
+    const byObject = new Map<number, number[]>();
     for (let i = 0; i < count; i++) {
       const id = objectIds[i]!;
-      let pages = this.entries.get(id);
-      if (pages === undefined) {
-        pages = new Map();
-        this.entries.set(id, pages);
+      let list = byObject.get(id);
+      if (list === undefined) {
+        list = [];
+        byObject.set(id, list);
       }
-      pages.set(pageIndexes[i]!, batch * BATCH_SPAN + i);
+      list.push(i);
+    }
+    for (const [id, list] of byObject) {
+      list.sort((a, b) => pageIndexes[a]! - pageIndexes[b]! || a - b);
+      const unique = list.filter(
+        (i, k) => k + 1 === list.length || pageIndexes[list[k + 1]!] !== pageIndexes[i],
+      );
+      this.objects.set(id, this.merged(this.objects.get(id), unique, pageIndexes, digests, slots));
     }
     this.pagesStaged += count;
     this.bytesWritten += writer.payloadBytes;
   }
 
+  /**
+   * `old` with the batch's pages `batch` (positions in it, ascending by index) put in: new
+   * arrays, inherited runs copied whole; the per-pack counts follow (replaced pages leave theirs).
+   */
+  private merged(
+    old: StagedObject | undefined,
+    batch: readonly number[],
+    pageIndexes: readonly number[],
+    digests: Uint8Array,
+    slots: Uint32Array,
+  ): StagedObject {
+    const before = old ?? EMPTY_OBJECT;
+    const n0 = before.indexes.length;
+    let added = 0;
+    for (const i of batch) if (!has(before.indexes, pageIndexes[i]!)) added++;
+    const indexes = new Uint32Array(n0 + added);
+    const hashes = new Uint8Array((n0 + added) * 32);
+    const out = new Uint32Array(n0 + added);
+    let n = 0;
+    let from = 0;
+    for (const i of batch) {
+      const index = pageIndexes[i]!;
+      const to = lowerBound(before.indexes, from, index);
+      copyEntries(before, from, to, indexes, hashes, out, n);
+      n += to - from;
+      from = to;
+      if (from < n0 && before.indexes[from] === index) this.pagesInPack[before.slots[from++]!]!--;
+      indexes[n] = index;
+      hashes.set(digests.subarray(i * 32, i * 32 + 32), n * 32);
+      out[n] = slots[i]!;
+      this.pagesInPack[slots[i]!]!++;
+      n++;
+    }
+    copyEntries(before, from, n0, indexes, hashes, out, n);
+    return { indexes, hashes, slots: out };
+  }
+
   /** Forget staged pages (e.g. of an object that is gone): they are no longer offered as a base. */
   forget(objectId: number, pageIndex?: number): void {
-    if (pageIndex === undefined) this.entries.delete(objectId);
-    else this.entries.get(objectId)?.delete(pageIndex);
+    const o = this.objects.get(objectId);
+    if (o === undefined) return;
+    if (pageIndex === undefined) {
+      for (const slot of o.slots) this.pagesInPack[slot]!--;
+      this.objects.delete(objectId);
+      return;
+    }
+    const at = lowerBound(o.indexes, 0, pageIndex);
+    if (at >= o.indexes.length || o.indexes[at] !== pageIndex) return;
+    this.pagesInPack[o.slots[at]!]!--;
+    const n = o.indexes.length - 1;
+    const indexes = new Uint32Array(n);
+    const hashes = new Uint8Array(n * 32);
+    const slots = new Uint32Array(n);
+    const rest: StagedObject = { indexes, hashes, slots };
+    copyEntries(o, 0, at, indexes, hashes, slots, 0);
+    copyEntries(o, at + 1, n + 1, indexes, hashes, slots, at);
+    this.objects.set(objectId, rest);
   }
 
   /** Page indexes staged per object id. */
   staged(): Map<number, Set<number>> {
     const out = new Map<number, Set<number>>();
-    for (const [id, pages] of this.entries) out.set(id, new Set(pages.keys()));
+    for (const [id, o] of this.objects) out.set(id, new Set(o.indexes));
     return out;
   }
 
-  /** A snapshot of what is staged now, as a base for `writeImage` (later `put`s do not change it). */
+  /**
+   * A snapshot of what is staged now, as a base for `writeImage` (later `put`s do not change it):
+   * the stage's own arrays, which puts replace and never change, and its own pack numbers, so the
+   * dedup table kept by `put` serves as it is. Nothing per page is done here (it runs in the
+   * checkpoint's pause).
+   */
   base(): StagedBase {
-    // Runs in the checkpoint's pause: typed arrays and plain loops, no per-page allocation. The
-    // slots are the stage's own pack numbers, so the dedup table kept by `put` serves as it is.
     const packs = [...this.packs];
-    const pagesInPack = new Uint32Array(packs.length);
     const objects: VmObjectImage[] = [];
     const layoutSlots = new Map<number, Uint32Array>();
-    for (const [id, pages] of this.entries) {
-      const sorted = Float64Array.from(pages.keys()).sort();
-      const n = sorted.length;
-      const indexes = new Uint32Array(n);
-      const hashes = new Uint8Array(n * 32);
-      const slots = new Uint32Array(n);
-      for (let k = 0; k < n; k++) {
-        const index = sorted[k]!;
-        indexes[k] = index;
-        const ref = pages.get(index)!;
-        const batch = this.batches[Math.floor(ref / BATCH_SPAN)]!;
-        const i = ref % BATCH_SPAN;
-        const from = batch.digests;
-        for (let j = 0, at = i * 32, to = k * 32; j < 32; j++) hashes[to + j] = from[at + j]!;
-        const slot = batch.slots[i]!;
-        slots[k] = slot;
-        pagesInPack[slot]!++;
-      }
-      objects.push({ id, kind: "anon", size: 0, pages: { indexes, hashes } });
-      layoutSlots.set(id, slots);
+    for (const [id, o] of this.objects) {
+      objects.push({ id, kind: "anon", size: 0, pages: { indexes: o.indexes, hashes: o.hashes } });
+      layoutSlots.set(id, o.slots);
     }
     const known = this.known;
     const packCount = packs.length; // later puts add packs this snapshot does not have
     return {
       manifest: { objects, packs },
-      layout: { packs, slots: layoutSlots, pagesInPack },
+      layout: { packs, slots: layoutSlots, pagesInPack: this.pagesInPack.slice(0, packCount) },
       lookup: (hashes, at) => {
         const slot = known.get(hashes, at);
         return slot < packCount ? slot : -1;
@@ -193,6 +240,52 @@ export class PageStage {
     this.released = true;
     await this.marker.release();
   }
+}
+
+/** One object's staged pages: ascending indexes, a hash and a pack slot each. */
+interface StagedObject {
+  readonly indexes: Uint32Array;
+  readonly hashes: Uint8Array;
+  readonly slots: Uint32Array;
+}
+
+const EMPTY_OBJECT: StagedObject = {
+  indexes: new Uint32Array(0),
+  hashes: new Uint8Array(0),
+  slots: new Uint32Array(0),
+};
+
+/** First position in ascending `indexes[from ..]` whose value is at least `value`. */
+function lowerBound(indexes: Uint32Array, from: number, value: number): number {
+  let lo = from;
+  let hi = indexes.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (indexes[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function has(indexes: Uint32Array, value: number): boolean {
+  const at = lowerBound(indexes, 0, value);
+  return at < indexes.length && indexes[at] === value;
+}
+
+/** Copy entries `from .. to` of `o` to position `at` of the output arrays. */
+function copyEntries(
+  o: StagedObject,
+  from: number,
+  to: number,
+  indexes: Uint32Array,
+  hashes: Uint8Array,
+  slots: Uint32Array,
+  at: number,
+): void {
+  if (to <= from) return;
+  indexes.set(o.indexes.subarray(from, to), at);
+  hashes.set(o.hashes.subarray(from * 32, to * 32), at * 32);
+  slots.set(o.slots.subarray(from, to), at);
 }
 
 /** A new pre-copy stage in `images` (see `PageStage`). */
