@@ -80,7 +80,7 @@ class BodyHasher {
   private start(): Worker | undefined {
     if (this.worker !== undefined || this.failed) return this.worker;
     try {
-      const worker = new Worker(WORKER_SOURCE, { eval: true });
+      const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] }); // plain JS: no loader flags
       worker.unref();
       worker.on("message", (reply: Reply) => this.settle(reply));
       worker.on("error", (error) => this.fail(error));

@@ -167,9 +167,16 @@ export interface RunResult {
 
 /** The sigcode page: `li a7, 139; ecall` (addi x17, x0, 139; ecall). */
 const SIGCODE = new Uint32Array([(139 << 20) | (17 << 7) | 0x13, 0x73]);
-/** Cooperative yield to the event loop after this many instructions (or slices). */
+/**
+ * Cooperative yield to the event loop after this many instructions or slices, or this much wall
+ * time, whichever comes first. The time bound keeps background work responsive whatever the
+ * guest does: a pre-copy round, a lazy restore's background loading and the store writes under
+ * them each take several trips through the event loop, and a batch of 2M slow instructions
+ * (a guest faulting in fresh memory) can take 100 ms. Virtual time does not move either way.
+ */
 const YIELD_INSTRUCTIONS = 2_000_000;
 const YIELD_SLICES = 512;
+const YIELD_MS = 4;
 const DEFAULT_EPOCH = Date.UTC(2011, 6, 15) / 1000;
 
 type StepOutcome = RunReason | "wait-input" | null;
@@ -681,10 +688,12 @@ export class Kernel implements DeviceHost {
     const stopAt = opts.stopAt ?? Infinity;
     for (;;) {
       const startInstr = this.instructions;
+      const deadline = performance.now() + YIELD_MS;
       let outcome: StepOutcome = null;
       for (let i = 0; i < YIELD_SLICES && this.instructions - startInstr < YIELD_INSTRUCTIONS; i++) {
         outcome = this.step(limit, stopAt);
         if (outcome !== null || this.checkpointRequests.length > 0) break;
+        if ((i & 7) === 7 && performance.now() >= deadline) break;
       }
       this.background?.pump();
       if (this.checkpointRequests.length > 0) await serviceCheckpoints(this);

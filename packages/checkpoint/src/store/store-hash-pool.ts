@@ -110,7 +110,9 @@ class HashWorker {
   private nextId = 0;
 
   constructor(private readonly onExit: (worker: HashWorker) => void) {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true });
+    // Plain JavaScript: none of the parent's flags (a TypeScript loader would cost each worker
+    // a few hundred milliseconds of start-up, which a pre-copy's first round waits for).
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
     this.worker.unref();
     this.worker.on("message", (reply: WireReply) => {
       const job = this.pending.get(reply.id);

@@ -247,6 +247,40 @@ describe("vkc boot", () => {
     expect(out).toMatch(/^argv\[1\]: "x" \(1 bytes\)$/m);
   });
 
+  test("--precopy: the vkernel is pre-copied while it runs, checkpointed with a short pause, restored whole", async () => {
+    const dir = tmp();
+    const store = `file:${join(dir, "store")}`;
+    // Long enough (a second or two) for the pre-copy rounds to run beside the guest.
+    const guestArgs = ["--", guest("memtouch"), "2", "30", "800"];
+    const common = ["boot", "--vcpus", "1", "--memory", "8M", "--json"];
+    const whole = captureIO();
+    expect(await main([...common, "--console", join(dir, "whole.txt"), ...guestArgs], whole)).toBe(0);
+    const total = Number(events(whole.stdout()).find((e) => e.event === "exit")?.instructions);
+    const at = String(Math.floor(total * 0.66));
+
+    const first = captureIO();
+    const flags = ["--precopy", "--store", store, "--checkpoint-at", at, "--exit-after-checkpoint"];
+    expect(
+      await main([...common, ...flags, "--console", join(dir, "a.txt"), ...guestArgs], first),
+      first.stderr(),
+    ).toBe(0);
+    const written = events(first.stdout()).find((e) => e.event === "checkpoint");
+    // The vkernel's own protocol froze it (SIGCKPTEXIT) over the pages pre-copied meanwhile.
+    expect(written).toMatchObject({ cause: "syscall", parent: null });
+    expect(written?.precopyRounds).toBeGreaterThan(0);
+    expect(typeof written?.pauseMs).toBe("number");
+
+    const restored = captureIO();
+    const code = await main(
+      ["restore", "--json", "--store", store, "--console", join(dir, "b.txt"), "latest"],
+      restored,
+    );
+    expect(code, restored.stderr()).toBe(0);
+    const file = (f: string) => readFileSync(join(dir, f), "utf8");
+    expect(file("a.txt") + file("b.txt")).toBe(file("whole.txt"));
+    expect(file("whole.txt")).toMatch(/^final: checksum 0x[0-9a-f]{8}/m);
+  });
+
   test("a 2-vCPU vkernel checkpointed by its own protocol and restored finishes as an uninterrupted boot", async () => {
     const dir = tmp();
     const store = `file:${join(dir, "store")}`;

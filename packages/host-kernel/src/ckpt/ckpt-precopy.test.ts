@@ -1,4 +1,4 @@
-import type { ImageStore } from "@vkc/checkpoint";
+import { type BlobStore, createImageStore, createMemoryStore, type ImageStore } from "@vkc/checkpoint";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { RunResult } from "../kernel.ts";
@@ -144,6 +144,66 @@ describe("pre-copy checkpoints", () => {
       { numRuns: 6 },
     );
   }, 120_000);
+
+  it("stream themselves the pages of a batch the pre-copy was still storing at the freeze", async () => {
+    // A store whose pack writes can be held: the pre-copy's batch is captured (its pages' dirty
+    // bits cleared) but not yet in the stage when the checkpoint comes.
+    const inner = createMemoryStore();
+    let held = false;
+    let heldPuts = 0;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const hold = async (key: string) => {
+      if (!held || !key.startsWith("packs/")) return;
+      heldPuts++;
+      await gate;
+    };
+    const blobs = {
+      ...inner,
+      name: "held:",
+      put: async (k, d) => {
+        await hold(k);
+        await inner.put(k, d);
+      },
+      putIfAbsent: async (k, d) => {
+        await hold(k);
+        return inner.putIfAbsent(k, d);
+      },
+      putStream: async (k: string, chunks: AsyncIterable<Uint8Array>) => {
+        await hold(k);
+        await inner.putStream(k, chunks);
+      },
+    } as BlobStore;
+    const images = createImageStore(blobs);
+    const [name, args] = ["memtouch", ["2", "30", "200"]] as const;
+    const plain = startGuest(name, args, { cpus: 1, seed: 3 });
+    const w = { result: await runToEnd(plain.kernel), out: "" };
+    w.out = text(plain.chunks);
+    const target = createStoreTarget(images, { precopy: { batchPages: 64, followMs: 1 } });
+    const g = startGuest(name, args, { cpus: 1, seed: 3, checkpointTarget: target });
+    await g.kernel.run({ stopAt: Math.floor(w.result.instructions * 0.1) });
+    const session = target.startPrecopy(g.kernel, g.kernel.initPid);
+    await session.converged;
+    held = true;
+    for (let guard = 0; heldPuts === 0 && guard < 1000; guard++) {
+      const r = await g.kernel.run({ maxInstructions: 50_000 });
+      expect(r.reason).toBe("limit");
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    expect(heldPuts).toBeGreaterThan(0); // a batch is in flight
+    const checkpointing = target.checkpoint(g.kernel, g.kernel.initPid); // freezes at once
+    held = false;
+    release();
+    const written = await checkpointing;
+    await session.close();
+
+    const thawed = await thawGuest(images, written.id, name, {}, [...g.chunks]);
+    const r = await runToEnd(thawed.kernel);
+    expect(text(thawed.chunks)).toBe(w.out);
+    expect([r.instructions, r.digest]).toEqual([w.result.instructions, w.result.digest]);
+  }, 30_000);
 
   it("refuses a second session for the same process, and a process that is not running", async () => {
     const images = memoryImages();

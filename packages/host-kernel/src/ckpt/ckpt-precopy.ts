@@ -95,6 +95,11 @@ export function startPrecopy(
     };
   });
   let inFlight: Promise<void> = Promise.resolve();
+  /**
+   * The pages of the batch being stored: captured (their dirty bits cleared) but not in the stage
+   * yet. A checkpoint that comes meanwhile must stream them itself: `stop` marks them dirty again.
+   */
+  let inTransit: { object: VmObject; index: number }[] = [];
   let failure: unknown;
 
   /** Pages this round must capture: every resident one (round 0), or dirty or not yet staged. */
@@ -129,9 +134,13 @@ export function startPrecopy(
       buffer.set(page, ids.length * PAGE_SIZE);
       ids.push(object.id);
       indexes.push(index);
-      if (object.dirty.delete(index)) touched.add(object);
+      inTransit.push({ object, index });
+      object.dirty.delete(index);
+      touched.add(object);
     }
-    // Harts may cache write translations that skip the dirty bit: make them re-translate.
+    // Harts may cache write translations that skip the dirty bit: make them re-translate, for
+    // every object a page was captured from, dirty or not (a page written before any dirty bit
+    // was kept, e.g. since the process started, is not dirty, yet its writes are cached).
     for (const object of touched) object.generation = nextStamp();
     return { ids, indexes, buffer, count: ids.length };
   };
@@ -142,10 +151,12 @@ export function startPrecopy(
       const work = roundWork(round === 0);
       let captured = 0;
       for (let at = 0; at < work.length && !stopped; at += opts.batchPages) {
+        inTransit = [];
         const batch = capture(work.slice(at, at + opts.batchPages));
         captured += batch.count;
         inFlight = stage.put(batch.ids, batch.indexes, batch.buffer, batch.count);
         await inFlight;
+        if (!stopped) inTransit = [];
         await tick(0); // let the kernel run a batch of slices between captures
       }
       if (stopped) break;
@@ -172,7 +183,11 @@ export function startPrecopy(
   });
 
   const stop = (): void => {
+    if (stopped) return;
     stopped = true;
+    // Their copies may not be in the stage (its `base` is taken now): the freeze streams them.
+    for (const { object, index } of inTransit) object.dirty.add(index);
+    inTransit = [];
   };
   return {
     pid,
