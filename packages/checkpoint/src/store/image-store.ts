@@ -59,6 +59,7 @@ import {
   livePacks,
   mergeLayout,
   type PageLayout,
+  positionOf,
   StreamedPages,
   written,
   ZERO_PAGE,
@@ -96,16 +97,8 @@ export function pageMapEntries(map: PageMap): Map<number, Sha256Hex> {
 
 /** Hash of page `index` in `map`, by binary search; undefined for a zero page. */
 export function pageHashAt(map: PageMap, index: number): Sha256Hex | undefined {
-  let lo = 0;
-  let hi = map.indexes.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const v = map.indexes[mid]!;
-    if (v === index) return Buffer.from(map.hashes.subarray(mid * 32, mid * 32 + 32)).toString("hex");
-    if (v < index) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return undefined;
+  const at = positionOf(map.indexes, index);
+  return at < 0 ? undefined : Buffer.from(map.hashes.subarray(at * 32, at * 32 + 32)).toString("hex");
 }
 
 /** Every blob key (other than packs) a manifest references. */

@@ -21,6 +21,7 @@ import type { ImageStore } from "./image-store-types.ts";
 import { sha256Hex } from "./store-hash.ts";
 import { packKey } from "./store-keys.ts";
 import { packIdOfHead } from "./store-pack-check.ts";
+import { positionOf } from "./store-page-layout.ts";
 
 /** First synchronous read of a pack header: usually the whole header. */
 const HEADER_PROBE_BYTES = 64 * 1024;
@@ -221,20 +222,6 @@ class PageReader implements LazyPageReader {
     );
     return out;
   }
-}
-
-/** Position of `index` in the ascending `indexes`, or -1. */
-function positionOf(indexes: Uint32Array, index: number): number {
-  let lo = 0;
-  let hi = indexes.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const v = indexes[mid] as number;
-    if (v === index) return mid;
-    if (v < index) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
 }
 
 function checked(bytes: Uint8Array, hash: Sha256Hex, key: string): Uint8Array {

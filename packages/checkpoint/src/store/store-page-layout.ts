@@ -204,7 +204,7 @@ export interface MergedLayout {
 const SHORT_RUN = 32;
 
 /** Copy entries `from .. to` of a page map and its slots to position `at` of the output arrays. */
-function copyRun(
+export function copyRun(
   indexes: Uint32Array,
   hashes: Uint8Array,
   slots: Uint32Array,
@@ -229,7 +229,7 @@ function copyRun(
 }
 
 /** First position in ascending `indexes[from ..]` whose value is at least `value`. */
-function lowerBound(indexes: Uint32Array, from: number, value: number): number {
+export function lowerBound(indexes: Uint32Array, from: number, value: number): number {
   let lo = from;
   let hi = indexes.length;
   while (lo < hi) {
@@ -238,6 +238,12 @@ function lowerBound(indexes: Uint32Array, from: number, value: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** Position of `value` in ascending `indexes`, or -1. */
+export function positionOf(indexes: Uint32Array, value: number): number {
+  const at = lowerBound(indexes, 0, value);
+  return at < indexes.length && indexes[at] === value ? at : -1;
 }
 
 /**

@@ -8,7 +8,7 @@ import { HashTable } from "./store-hash-table.ts";
 import { writeKey } from "./store-keys.ts";
 import { MarkerHandle, newToken } from "./store-markers.ts";
 import { PackWriter } from "./store-pack-writer.ts";
-import type { PageLayout } from "./store-page-layout.ts";
+import { copyRun, lowerBound, type PageLayout, positionOf } from "./store-page-layout.ts";
 
 /**
  * Pages stored ahead of an image (pre-copy): their page maps and the packs holding them, in the
@@ -148,7 +148,7 @@ export class PageStage {
     const before = old ?? EMPTY_OBJECT;
     const n0 = before.indexes.length;
     let added = 0;
-    for (const i of batch) if (!has(before.indexes, pageIndexes[i]!)) added++;
+    for (const i of batch) if (positionOf(before.indexes, pageIndexes[i]!) < 0) added++;
     const indexes = new Uint32Array(n0 + added);
     const hashes = new Uint8Array((n0 + added) * 32);
     const out = new Uint32Array(n0 + added);
@@ -157,7 +157,7 @@ export class PageStage {
     for (const i of batch) {
       const index = pageIndexes[i]!;
       const to = lowerBound(before.indexes, from, index);
-      copyEntries(before, from, to, indexes, hashes, out, n);
+      copyRun(before.indexes, before.hashes, before.slots, from, to, indexes, hashes, out, n);
       n += to - from;
       from = to;
       if (from < n0 && before.indexes[from] === index) this.pagesInPack[before.slots[from++]!]!--;
@@ -167,7 +167,7 @@ export class PageStage {
       this.pagesInPack[slots[i]!]!++;
       n++;
     }
-    copyEntries(before, from, n0, indexes, hashes, out, n);
+    copyRun(before.indexes, before.hashes, before.slots, from, n0, indexes, hashes, out, n);
     return { indexes, hashes, slots: out };
   }
 
@@ -180,16 +180,16 @@ export class PageStage {
       this.objects.delete(objectId);
       return;
     }
-    const at = lowerBound(o.indexes, 0, pageIndex);
-    if (at >= o.indexes.length || o.indexes[at] !== pageIndex) return;
+    const at = positionOf(o.indexes, pageIndex);
+    if (at < 0) return;
     this.pagesInPack[o.slots[at]!]!--;
     const n = o.indexes.length - 1;
     const indexes = new Uint32Array(n);
     const hashes = new Uint8Array(n * 32);
     const slots = new Uint32Array(n);
     const rest: StagedObject = { indexes, hashes, slots };
-    copyEntries(o, 0, at, indexes, hashes, slots, 0);
-    copyEntries(o, at + 1, n + 1, indexes, hashes, slots, at);
+    copyRun(o.indexes, o.hashes, o.slots, 0, at, indexes, hashes, slots, 0);
+    copyRun(o.indexes, o.hashes, o.slots, at + 1, n + 1, indexes, hashes, slots, at);
     this.objects.set(objectId, rest);
   }
 
@@ -254,39 +254,6 @@ const EMPTY_OBJECT: StagedObject = {
   hashes: new Uint8Array(0),
   slots: new Uint32Array(0),
 };
-
-/** First position in ascending `indexes[from ..]` whose value is at least `value`. */
-function lowerBound(indexes: Uint32Array, from: number, value: number): number {
-  let lo = from;
-  let hi = indexes.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (indexes[mid]! < value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function has(indexes: Uint32Array, value: number): boolean {
-  const at = lowerBound(indexes, 0, value);
-  return at < indexes.length && indexes[at] === value;
-}
-
-/** Copy entries `from .. to` of `o` to position `at` of the output arrays. */
-function copyEntries(
-  o: StagedObject,
-  from: number,
-  to: number,
-  indexes: Uint32Array,
-  hashes: Uint8Array,
-  slots: Uint32Array,
-  at: number,
-): void {
-  if (to <= from) return;
-  indexes.set(o.indexes.subarray(from, to), at);
-  hashes.set(o.hashes.subarray(from * 32, to * 32), at * 32);
-  slots.set(o.slots.subarray(from, to), at);
-}
 
 /** A new pre-copy stage in `images` (see `PageStage`). */
 export function createPageStage(images: ImageStore, options: { now?: () => number } = {}): PageStage {

@@ -102,31 +102,22 @@ export function countingStore(inner: BlobStore, stats: StoreStats): BlobStore {
       await inner.delete(key);
     },
   };
-  if (supportsPutStream(inner)) {
-    counted.putStream = async (key, chunks) => {
-      stats.requests++;
-      stats.puts++;
-      async function* count(): AsyncIterable<Uint8Array> {
-        for await (const chunk of chunks) {
-          stats.bytesPut += chunk.length;
-          yield chunk;
-        }
+  /** A streamed put: one request (counted now), its bytes counted as they pass. */
+  const countedChunks = (chunks: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> => {
+    stats.requests++;
+    stats.puts++;
+    return (async function* () {
+      for await (const chunk of chunks) {
+        stats.bytesPut += chunk.length;
+        yield chunk;
       }
-      await inner.putStream(key, count());
-    };
+    })();
+  };
+  if (supportsPutStream(inner)) {
+    counted.putStream = (key, chunks) => inner.putStream(key, countedChunks(chunks));
   }
   if (supportsDeferred(inner)) {
-    counted.putDeferred = async (key, chunks) => {
-      stats.requests++;
-      stats.puts++;
-      async function* count(): AsyncIterable<Uint8Array> {
-        for await (const chunk of chunks) {
-          stats.bytesPut += chunk.length;
-          yield chunk;
-        }
-      }
-      return inner.putDeferred(key, count());
-    };
+    counted.putDeferred = (key, chunks) => inner.putDeferred(key, countedChunks(chunks));
     counted.publishDeferred = (values) => inner.publishDeferred(values);
     counted.discardDeferred = (values) => inner.discardDeferred(values);
   }
